@@ -1,0 +1,1 @@
+//! The enhancement pipeline (enhancement queue): download, enhance, upload, clean up.

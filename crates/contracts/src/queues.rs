@@ -1,0 +1,85 @@
+//! The fleet's task queues: one per worker binary.
+
+use std::fmt;
+
+/// A worker binary's task queue, before the deployment's prefix is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Queue {
+    /// Parent workflows of the image automation pipeline.
+    Orchestrator,
+    /// Validation of navad flight images.
+    Ingestion,
+    /// Splits navad images into tiles and aggregates accuracy reports.
+    AccuracyDispatcher,
+    /// Computes per-tile quality metrics.
+    AccuracyProcessor,
+    /// Georeferencing of satellite images.
+    Geolocalization,
+    /// Image enhancement (local or OpenAI).
+    Enhancement,
+    /// Video analysis and frame extraction.
+    Video,
+}
+
+impl Queue {
+    /// Every queue, in the order the fleet starts its workers.
+    pub const ALL: [Queue; 7] = [
+        Queue::Orchestrator,
+        Queue::Ingestion,
+        Queue::AccuracyDispatcher,
+        Queue::AccuracyProcessor,
+        Queue::Geolocalization,
+        Queue::Enhancement,
+        Queue::Video,
+    ];
+
+    /// The queue's base name (also the worker's name).
+    pub const fn base_name(self) -> &'static str {
+        match self {
+            Queue::Orchestrator => "orchestrator",
+            Queue::Ingestion => "ingestion",
+            Queue::AccuracyDispatcher => "accuracy-dispatcher",
+            Queue::AccuracyProcessor => "accuracy-processor",
+            Queue::Geolocalization => "geolocalization",
+            Queue::Enhancement => "enhancement",
+            Queue::Video => "video",
+        }
+    }
+
+    /// The full task-queue name under a deployment prefix (`""` for none). Two fleets sharing a
+    /// namespace use different prefixes.
+    pub fn with_prefix(self, prefix: &str) -> String {
+        format!("{prefix}{}", self.base_name())
+    }
+
+    /// Looks a queue up by its base name.
+    pub fn from_base_name(name: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|q| q.base_name() == name)
+    }
+
+    /// The worker binary that polls this queue.
+    pub fn worker_binary(self) -> String {
+        format!("{}-worker", self.base_name())
+    }
+}
+
+impl fmt::Display for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.base_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_prefix() {
+        for q in Queue::ALL {
+            assert_eq!(Queue::from_base_name(q.base_name()), Some(q));
+        }
+        assert_eq!(Queue::AccuracyProcessor.with_prefix("blue-"), "blue-accuracy-processor");
+        assert_eq!(Queue::Video.worker_binary(), "video-worker");
+        assert_eq!(Queue::from_base_name("nope"), None);
+    }
+}

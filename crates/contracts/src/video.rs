@@ -1,0 +1,1 @@
+//! The video pipeline (video queue): analyze, extract frames, process frames.

@@ -1,0 +1,393 @@
+//! Configuration from the process environment, a `.env` file in the working directory, and the
+//! Temporal envconfig profiles (`temporal.toml`, `TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE`).
+//! Every setting has a default listed in `.env.example`; a bad value is an error at start that
+//! names the variable.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+use temporalio_client::{ClientOptions, ConnectionOptions};
+use temporalio_common::envconfig::{LoadClientConfigProfileOptions, load_client_config_profile};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable holds a value that does not parse or is out of range.
+    #[error("invalid value for {var}: {reason}")]
+    Invalid {
+        /// The variable's name.
+        var: String,
+        /// What is wrong (the value itself is included unless the variable is a secret).
+        reason: String,
+    },
+    /// The `.env` file could not be parsed.
+    #[error("cannot read .env: {0}")]
+    DotEnv(String),
+    /// The Temporal envconfig (env vars `TEMPORAL_*` or `temporal.toml`) is invalid.
+    #[error("invalid Temporal client configuration (TEMPORAL_* variables or temporal.toml): {0}")]
+    Temporal(String),
+}
+
+/// A value that must never reach a log line: its `Debug` and `Display` print `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value, for the one place that needs it (a client constructor).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// True when no value was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// Where and how to reach Temporal.
+#[derive(Debug, Clone)]
+pub struct TemporalSettings {
+    /// `host:port` (or URL) of the frontend, as configured.
+    pub address: String,
+    /// The namespace every client and worker uses.
+    pub namespace: String,
+    /// Prefix of every task-queue name, so two fleets can share a namespace.
+    pub task_queue_prefix: String,
+    /// Web UI base URL for links printed by the starter.
+    pub ui_url: String,
+    /// How long to keep retrying the first connection.
+    pub connect_timeout: Duration,
+}
+
+/// How to reach the object store.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// Endpoint URL (the embedded endpoint, MinIO); empty means AWS's regional endpoint.
+    pub endpoint: String,
+    /// Region used for request signing.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: Secret,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by MinIO and the embedded endpoint.
+    pub force_path_style: bool,
+}
+
+/// Log verbosity and format.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive, e.g. `info` or `debug,h2=warn`.
+    pub level: String,
+    /// JSON lines instead of human-readable text.
+    pub json: bool,
+}
+
+/// Per-worker concurrency and cache settings (see the README's tuning advice).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerTuning {
+    /// Activity slots of this worker.
+    pub max_concurrent_activities: Option<usize>,
+    /// Workflow task slots of this worker.
+    pub max_concurrent_workflow_tasks: Option<usize>,
+    /// Rate limit of activities this worker starts per second.
+    pub activities_per_second: Option<f64>,
+    /// Workflows kept in the sticky cache.
+    pub sticky_cache_size: Option<usize>,
+    /// How long in-flight activities may finish after a shutdown request.
+    pub shutdown_grace: Duration,
+}
+
+/// The whole configuration of a fleet process.
+#[derive(Clone)]
+pub struct FleetConfig {
+    /// Temporal connection settings.
+    pub temporal: TemporalSettings,
+    /// Object store settings.
+    pub s3: S3Settings,
+    /// Logging settings.
+    pub log: LogSettings,
+    /// Worker tuning (global values, overridden per worker by `<WORKER>_...` variables).
+    pub tuning: WorkerTuning,
+    connection: ConnectionOptions,
+}
+
+// Written by hand: the connection options may carry an API key or TLS key material.
+impl fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field("temporal", &self.temporal)
+            .field("s3", &self.s3)
+            .field("log", &self.log)
+            .field("tuning", &self.tuning)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A snapshot of variables to read settings from.
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    /// The process environment, after loading `.env` from the working directory (variables
+    /// already set win over the file).
+    pub fn load() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+        }
+        Ok(Self(std::env::vars().collect()))
+    }
+
+    /// Exactly these variables (tests).
+    pub fn from_map(vars: HashMap<String, String>) -> Self {
+        Self(vars)
+    }
+
+    /// A variable's value, if set and not empty.
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.0.get(var).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A variable's value or `default`.
+    pub fn string(&self, var: &str, default: &str) -> String {
+        self.get(var).unwrap_or(default).to_owned()
+    }
+
+    /// A parsed value or `default`; a value that does not parse names the variable.
+    pub fn parse<T: std::str::FromStr>(&self, var: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        self.parse_opt(var).map(|v| v.unwrap_or(default))
+    }
+
+    /// A parsed value if set.
+    pub fn parse_opt<T: std::str::FromStr>(&self, var: &str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(var) {
+            None => Ok(None),
+            Some(raw) => raw.trim().parse().map(Some).map_err(|e| ConfigError::Invalid { var: var.to_owned(),
+                reason: format!("{raw:?} ({e})"),
+            }),
+        }
+    }
+
+    /// `true/false/1/0/yes/no/on/off`, or `default`.
+    pub fn bool(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) => match v.as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::Invalid { var: var.to_owned(), reason: format!("{v:?} is not a boolean (true/false)") }),
+            },
+        }
+    }
+
+    /// A positive duration in seconds (fractions allowed), or `default`.
+    pub fn seconds(&self, var: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.parse_opt::<f64>(var)? {
+            None => Ok(default),
+            Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
+            Some(s) => Err(ConfigError::Invalid { var: var.to_owned(), reason: format!("{s} is not a positive number of seconds") }),
+        }
+    }
+
+    /// Every variable, for libraries that read their own (Temporal envconfig).
+    pub fn vars(&self) -> &HashMap<String, String> {
+        &self.0
+    }
+}
+
+/// Default frontend address of a local dev server.
+pub const DEFAULT_TEMPORAL_ADDRESS: &str = "localhost:7233";
+/// Default endpoint of the embedded S3 endpoint.
+pub const DEFAULT_S3_ENDPOINT: &str = "http://127.0.0.1:9000";
+/// Default credentials of the embedded S3 endpoint (and of the compose MinIO).
+pub const DEFAULT_S3_ACCESS_KEY: &str = "fleet";
+/// See [`DEFAULT_S3_ACCESS_KEY`].
+pub const DEFAULT_S3_SECRET_KEY: &str = "fleet-secret-key";
+
+impl FleetConfig {
+    /// Loads the configuration of this process (environment + `.env` + `temporal.toml`).
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env(&Env::load()?)
+    }
+
+    /// Builds the configuration from a snapshot of variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mut profile = load_client_config_profile(LoadClientConfigProfileOptions::default(), Some(env.vars()))
+            .map_err(|e| ConfigError::Temporal(e.to_string()))?;
+        if profile.address.is_none() {
+            profile.address = Some(DEFAULT_TEMPORAL_ADDRESS.to_owned());
+        }
+        let address = profile.address.clone().unwrap_or_default();
+        let namespace = profile.namespace.clone().unwrap_or_else(|| "default".to_owned());
+        if namespace.trim().is_empty() || namespace.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid { var: "TEMPORAL_NAMESPACE".into(), reason: format!("{namespace:?} is not a namespace name") });
+        }
+        let connection = ConnectionOptions::try_from(profile).map_err(|e| ConfigError::Invalid {
+            var: "TEMPORAL_ADDRESS".into(),
+            reason: format!("{address:?}: {e}"),
+        })?;
+
+        let task_queue_prefix = env.string("TASK_QUEUE_PREFIX", "");
+        if !task_queue_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(ConfigError::Invalid {
+                var: "TASK_QUEUE_PREFIX".into(),
+                reason: format!("{task_queue_prefix:?} may only hold letters, digits, '-', '_' and '.'"),
+            });
+        }
+        let ui_url = env.string("TEMPORAL_UI_URL", "http://localhost:8233");
+        url::Url::parse(&ui_url).map_err(|e| ConfigError::Invalid { var: "TEMPORAL_UI_URL".into(), reason: format!("{ui_url:?} ({e})") })?;
+
+        let endpoint = env.string("S3_ENDPOINT", DEFAULT_S3_ENDPOINT);
+        if !endpoint.is_empty() {
+            let parsed = url::Url::parse(&endpoint)
+                .map_err(|e| ConfigError::Invalid { var: "S3_ENDPOINT".into(), reason: format!("{endpoint:?} ({e})") })?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(ConfigError::Invalid { var: "S3_ENDPOINT".into(), reason: format!("{endpoint:?} is not an http(s) URL") });
+            }
+        }
+        let s3 = S3Settings {
+            endpoint,
+            region: env.string("AWS_REGION", "us-east-1"),
+            access_key_id: Secret::new(env.string("AWS_ACCESS_KEY_ID", DEFAULT_S3_ACCESS_KEY)),
+            secret_access_key: Secret::new(env.string("AWS_SECRET_ACCESS_KEY", DEFAULT_S3_SECRET_KEY)),
+            force_path_style: env.bool("S3_FORCE_PATH_STYLE", true)?,
+        };
+
+        let level = env.string("LOG_LEVEL", "info");
+        tracing_subscriber::EnvFilter::try_new(&level)
+            .map_err(|e| ConfigError::Invalid { var: "LOG_LEVEL".into(), reason: format!("{level:?} ({e})") })?;
+        let json = match env.string("LOG_FORMAT", "text").to_ascii_lowercase().as_str() {
+            "text" => false,
+            "json" => true,
+            other => return Err(ConfigError::Invalid { var: "LOG_FORMAT".into(), reason: format!("{other:?} is not 'text' or 'json'") }),
+        };
+
+        let tuning = WorkerTuning {
+            max_concurrent_activities: env.parse_opt("MAX_CONCURRENT_ACTIVITIES")?,
+            max_concurrent_workflow_tasks: env.parse_opt("MAX_CONCURRENT_WORKFLOW_TASKS")?,
+            activities_per_second: env.parse_opt("ACTIVITIES_PER_SECOND")?,
+            sticky_cache_size: env.parse_opt("STICKY_CACHE_SIZE")?,
+            shutdown_grace: env.seconds("WORKER_SHUTDOWN_GRACE_SECS", Duration::from_secs(30))?,
+        };
+
+        Ok(Self {
+            temporal: TemporalSettings {
+                address,
+                namespace,
+                task_queue_prefix,
+                ui_url: ui_url.trim_end_matches('/').to_owned(),
+                connect_timeout: env.seconds("TEMPORAL_CONNECT_TIMEOUT_SECS", Duration::from_secs(60))?,
+            },
+            s3,
+            log: LogSettings { level, json },
+            tuning,
+            connection,
+        })
+    }
+
+    /// Connection options for the Temporal frontend (TLS and API key included).
+    pub fn connection_options(&self) -> ConnectionOptions {
+        self.connection.clone()
+    }
+
+    /// Client options for the configured namespace.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions::new(self.temporal.namespace.clone()).build()
+    }
+
+    /// The full name of a queue under this deployment's prefix.
+    pub fn queue(&self, queue: contracts::Queue) -> String {
+        queue.with_prefix(&self.temporal.task_queue_prefix)
+    }
+
+    /// Web UI link of a workflow execution.
+    pub fn workflow_url(&self, workflow_id: &str) -> String {
+        format!(
+            "{}/namespaces/{}/workflows/{}",
+            self.temporal.ui_url, self.temporal.namespace, workflow_id
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let mut map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // Never let a developer's own ~/.config/temporalio/temporal.toml leak into the tests.
+        map.entry("TEMPORAL_CONFIG_FILE".into()).or_insert_with(|| "/nonexistent/temporal.toml".into());
+        Env::from_map(map)
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = FleetConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(cfg.temporal.address, "localhost:7233");
+        assert_eq!(cfg.temporal.namespace, "default");
+        assert_eq!(cfg.s3.endpoint, DEFAULT_S3_ENDPOINT);
+        assert!(cfg.s3.force_path_style);
+        assert_eq!(cfg.queue(contracts::Queue::Video), "video");
+        assert!(!cfg.log.json);
+    }
+
+    #[test]
+    fn reads_values() {
+        let cfg = FleetConfig::from_env(&env(&[
+            ("TEMPORAL_ADDRESS", "temporal:7233"),
+            ("TEMPORAL_NAMESPACE", "media"),
+            ("TASK_QUEUE_PREFIX", "blue-"),
+            ("S3_FORCE_PATH_STYLE", "false"),
+            ("LOG_FORMAT", "json"),
+            ("MAX_CONCURRENT_ACTIVITIES", "8"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.temporal.address, "temporal:7233");
+        assert_eq!(cfg.temporal.namespace, "media");
+        assert_eq!(cfg.queue(contracts::Queue::Ingestion), "blue-ingestion");
+        assert!(!cfg.s3.force_path_style);
+        assert!(cfg.log.json);
+        assert_eq!(cfg.tuning.max_concurrent_activities, Some(8));
+        assert!(cfg.workflow_url("wf-1").ends_with("/namespaces/media/workflows/wf-1"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("S3_FORCE_PATH_STYLE", "maybe"),
+            ("S3_ENDPOINT", "not a url"),
+            ("LOG_FORMAT", "xml"),
+            ("MAX_CONCURRENT_ACTIVITIES", "-3"),
+            ("WORKER_SHUTDOWN_GRACE_SECS", "0"),
+            ("TASK_QUEUE_PREFIX", "a b"),
+            ("TEMPORAL_ADDRESS", "http://[::1"),
+        ] {
+            let err = FleetConfig::from_env(&env(&[(var, value)])).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let cfg = FleetConfig::from_env(&env(&[("AWS_SECRET_ACCESS_KEY", "marker-SECRET-123")])).unwrap();
+        assert!(!format!("{cfg:?}").contains("marker-SECRET-123"));
+        assert_eq!(cfg.s3.secret_access_key.expose(), "marker-SECRET-123");
+    }
+}

@@ -1,0 +1,15 @@
+//! Shared runtime of every worker binary: configuration (environment, `.env`, `temporal.toml`),
+//! the Temporal connection with retry, the worker bootstrap with graceful shutdown, S3 storage
+//! and logging. A worker's `main.rs` is one call to [`run_worker`].
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod failure;
+pub mod storage;
+pub mod telemetry;
+pub mod temporal;
+pub mod worker;
+
+pub use config::{ConfigError, FleetConfig};
+pub use storage::{Storage, StorageError};
+pub use worker::{Register, RunningWorker, Services, run_worker, start_worker, worker_main};

@@ -1,0 +1,209 @@
+//! The worker bootstrap every binary shares: load the configuration, set up logging, connect to
+//! Temporal with retry, register the worker's workflows and activities on its queue, poll until
+//! SIGINT/SIGTERM, then shut down gracefully (in-flight activities get
+//! `WORKER_SHUTDOWN_GRACE_SECS` before they are cancelled).
+
+use crate::config::{Env, FleetConfig, WorkerTuning};
+use crate::{storage::Storage, telemetry, temporal};
+use anyhow::Context;
+use contracts::Queue;
+use std::process::ExitCode;
+use temporalio_client::Client;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+/// What a worker's registration function gets to build its activities with.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// The configuration of this process.
+    pub config: FleetConfig,
+    /// Object storage client.
+    pub storage: Storage,
+}
+
+/// The registration function of a worker: adds its workflows and activities to the options.
+pub type Register = fn(&mut WorkerOptions, &Services) -> anyhow::Result<()>;
+
+/// The whole `main` of a worker binary: runs the worker on `queue` and turns a start-up error
+/// into a clear message and a non-zero exit code.
+pub fn worker_main(queue: Queue, register: Register) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", queue.worker_binary());
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_worker(queue, register)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}: {e:#}", queue.worker_binary());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a worker on `queue` with the process configuration until SIGINT or SIGTERM.
+pub async fn run_worker(queue: Queue, register: Register) -> anyhow::Result<()> {
+    let config = FleetConfig::load().context("configuration")?;
+    telemetry::init(&config.log);
+    let per_worker = tuning_for(queue, &Env::load()?, &config.tuning)?;
+    let client = temporal::connect(&config).await?;
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let services = Services { storage: Storage::new(&config.s3), config };
+    let mut worker = build_worker(&runtime, client, queue, &services, &per_worker, register)?;
+
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stop requested: finishing in-flight work");
+        shutdown();
+    });
+    tracing::info!(
+        task_queue = %worker.task_queue(),
+        namespace = %services.config.temporal.namespace,
+        address = %services.config.temporal.address,
+        "worker polling"
+    );
+    worker.run().await.context("worker stopped with an error")?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+fn build_worker(
+    runtime: &Runtime,
+    client: Client,
+    queue: Queue,
+    services: &Services,
+    tuning: &WorkerTuning,
+    register: Register,
+) -> anyhow::Result<Worker> {
+    let task_queue = services.config.queue(queue);
+    let mut options = WorkerOptions::new(task_queue.clone())
+        .maybe_max_worker_activities_per_second(tuning.activities_per_second)
+        .max_cached_workflows(tuning.sticky_cache_size.unwrap_or(1000))
+        .graceful_shutdown_period(tuning.shutdown_grace)
+        .tuner(
+            TunerHolder::builder()
+                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(tuning.max_concurrent_workflow_tasks.unwrap_or(100)))
+                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(tuning.max_concurrent_activities.unwrap_or(100)))
+                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+                .build(),
+        )
+        .build();
+    register(&mut options, services).with_context(|| format!("registering the {queue} worker"))?;
+    Worker::new(runtime, client, options).with_context(|| format!("creating the worker on task queue {task_queue}"))
+}
+
+/// Global tuning overridden by `<WORKER>_<SETTING>` (e.g. `ACCURACY_PROCESSOR_MAX_CONCURRENT_ACTIVITIES`).
+pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<WorkerTuning, crate::ConfigError> {
+    let prefix = queue.base_name().to_ascii_uppercase().replace('-', "_");
+    let var = |name: &str| format!("{prefix}_{name}");
+    Ok(WorkerTuning {
+        max_concurrent_activities: env.parse_opt(&var("MAX_CONCURRENT_ACTIVITIES"))?.or(global.max_concurrent_activities),
+        max_concurrent_workflow_tasks: env
+            .parse_opt(&var("MAX_CONCURRENT_WORKFLOW_TASKS"))?
+            .or(global.max_concurrent_workflow_tasks),
+        activities_per_second: env.parse_opt(&var("ACTIVITIES_PER_SECOND"))?.or(global.activities_per_second),
+        sticky_cache_size: env.parse_opt(&var("STICKY_CACHE_SIZE"))?.or(global.sticky_cache_size),
+        shutdown_grace: global.shutdown_grace,
+    })
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A worker running on its own thread inside this process (tests and the benchmark harness).
+/// `Worker::run` is not `Send`, so it gets a thread and a runtime of its own.
+pub struct RunningWorker {
+    shutdown: Box<dyn Fn() + Send>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    /// The full task-queue name it polls.
+    pub task_queue: String,
+}
+
+impl RunningWorker {
+    /// Asks the worker to stop and waits for it to finish.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> anyhow::Result<()> {
+        (self.shutdown)();
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| anyhow::anyhow!("worker thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+/// Starts a worker for `queue` with an explicit configuration on a background thread and returns
+/// once it is registered with the server.
+pub fn start_worker(config: FleetConfig, queue: Queue, register: Register) -> anyhow::Result<RunningWorker> {
+    let tuning = config.tuning.clone();
+    start_worker_tuned(config, queue, register, tuning)
+}
+
+/// [`start_worker`] with explicit tuning.
+pub fn start_worker_tuned(
+    config: FleetConfig,
+    queue: Queue,
+    register: Register,
+    tuning: WorkerTuning,
+) -> anyhow::Result<RunningWorker> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<Box<dyn Fn() + Send>>>();
+    let task_queue = config.queue(queue);
+    let thread = std::thread::Builder::new().name(format!("{queue}-worker")).spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        rt.block_on(async move {
+            telemetry::init(&config.log);
+            let setup = async {
+                let client = temporal::connect(&config).await?;
+                let runtime = Runtime::from_current_tokio(Default::default())?;
+                let services = Services { storage: Storage::new(&config.s3), config: config.clone() };
+                let worker = build_worker(&runtime, client, queue, &services, &tuning, register)?;
+                anyhow::Ok((runtime, worker))
+            };
+            match setup.await {
+                Ok((_runtime, mut worker)) => {
+                    let _ = ready_tx.send(Ok(Box::new(worker.shutdown_handle())));
+                    worker.run().await?;
+                    Ok(())
+                }
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    let _ = ready_tx.send(Err(e));
+                    Err(anyhow::anyhow!(message))
+                }
+            }
+        })
+    })?;
+    let shutdown = ready_rx.recv().map_err(|_| anyhow::anyhow!("worker thread exited before starting"))??;
+    Ok(RunningWorker { shutdown, thread: Some(thread), task_queue })
+}

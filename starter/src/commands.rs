@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub mod automation;
+pub mod checksum;
+pub mod demo;
+pub mod enhance;
+pub mod inputs;
+pub mod up;
+pub mod video;

@@ -1,0 +1,59 @@
+//! The foundation end to end: a worker on a real dev server reads an object over S3 and writes a
+//! derived object back.
+
+use contracts::checksum::{ChecksumObject, ChecksumRequest};
+use contracts::settings::ActivitySettings;
+use contracts::{ObjectRef, Queue, buckets};
+use fleet_tests::{TestStack, unique_id};
+use sha2::{Digest, Sha256};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checksum_workflow_reads_and_writes_over_s3() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let _worker = stack.worker(Queue::Ingestion, ingestion::register)?;
+
+    // Bytes that are not trivially recognisable, so a wrong read cannot match by chance.
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let object = ObjectRef::new(buckets::INPUTS, "foundation/sample.bin")?;
+    stack.storage.put(&object, payload.clone(), "application/octet-stream").await?;
+
+    let handle = stack
+        .client
+        .start_workflow(
+            ChecksumObject,
+            ChecksumRequest { object: object.clone(), activity: ActivitySettings::default() },
+            WorkflowStartOptions::new(stack.queue(Queue::Ingestion), unique_id("checksum")).build(),
+        )
+        .await?;
+    let result = handle.get_result(WorkflowGetResultOptions::default()).await?;
+
+    let expected = hex::encode(Sha256::digest(&payload));
+    assert_eq!(result.sha256, expected);
+    assert_eq!(result.size, payload.len() as u64);
+    assert_eq!(result.sidecar.key(), "foundation/sample.bin.sha256");
+    let written = stack.storage.get(&result.sidecar).await?;
+    assert_eq!(written.as_ref(), format!("{expected}  sample.bin\n").as_bytes());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_object_fails_without_retrying_and_names_the_key() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let _worker = stack.worker(Queue::Ingestion, ingestion::register)?;
+    let object = ObjectRef::new(buckets::INPUTS, "foundation/does-not-exist.bin")?;
+    let handle = stack
+        .client
+        .start_workflow(
+            ChecksumObject,
+            ChecksumRequest { object, activity: ActivitySettings::default() },
+            WorkflowStartOptions::new(stack.queue(Queue::Ingestion), unique_id("checksum-missing")).build(),
+        )
+        .await?;
+    let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("must fail");
+    let text = format!("{err:?}");
+    assert!(text.contains("foundation/does-not-exist.bin"), "{text}");
+    assert!(text.contains("NotFound"), "{text}");
+    assert!(text.contains("NonRetryableFailure"), "the failure must not be retried: {text}");
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The ingestion worker binary.
+fn main() -> std::process::ExitCode {
+    fleet::worker_main(contracts::Queue::Ingestion, ingestion::register)
+}

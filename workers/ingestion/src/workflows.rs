@@ -1,0 +1,30 @@
+//! Workflows of the ingestion queue.
+
+use contracts::checksum::{ChecksumObject, ChecksumRequest, ChecksumResult, DigestObject};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{WorkflowContext, WorkflowResult};
+
+/// `ChecksumObject`: digests one object and writes its `.sha256` sidecar.
+#[workflow]
+#[derive(Default)]
+pub struct ChecksumWorkflow;
+
+#[workflow_methods]
+impl ChecksumWorkflow {
+    /// Runs the digest activity on this workflow's own queue.
+    #[run(name = ChecksumObject::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: ChecksumRequest) -> WorkflowResult<ChecksumResult> {
+        let options = fleet::failure::activity_options(&request.activity, ctx.task_queue().to_owned());
+        Ok(ctx.execute_activity(DigestObject, request.object, options).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implements_its_contract() {
+        assert!(contracts::implements_workflow(&ChecksumWorkflow::run, &ChecksumObject));
+    }
+}
