@@ -191,6 +191,20 @@ impl Default for AutomationSettings {
     }
 }
 
+/// Checks a batch id: 1-100 characters of `A-Z a-z 0-9 - _ .`, not starting with `.`. It names
+/// child workflow ids and the output folder `automation/{batch_id}/`, so it must be safe in both.
+pub fn validate_batch_id(batch_id: &str) -> Result<(), String> {
+    let ok = !batch_id.is_empty()
+        && batch_id.len() <= 100
+        && !batch_id.starts_with('.')
+        && batch_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid batch id {batch_id:?}: 1-100 characters of letters, digits, '-', '_' and '.', not starting with '.'"))
+    }
+}
+
 /// Input of [`AutomationPipeline`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutomationRequest {
@@ -268,6 +282,9 @@ pub struct ImageOutcome {
     pub score: Option<f64>,
     /// The error, naming the input, when `status` is `Error`.
     pub error: Option<String>,
+    /// Why a navad image failed accuracy, one line per failed threshold (empty otherwise).
+    #[serde(default)]
+    pub accuracy_failures: Vec<String>,
 }
 
 /// Result of [`AutomationPipeline`].
@@ -533,12 +550,24 @@ pub struct ListPage {
     pub next_after: Option<String>,
 }
 
+/// The JSON document [`WriteBatchSummary`] writes: a run's part
+/// (`automation/{batch_id}/summary/part-NNNN.json`) or the whole batch
+/// (`automation/{batch_id}/summary.json`, every part merged in batch order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchSummaryDocument {
+    /// Totals recorded with the document (the whole batch's for the final summary).
+    pub totals: BatchTotals,
+    /// One outcome per image, in batch order.
+    pub images: Vec<ImageOutcome>,
+}
+
 /// Input of [`WriteBatchSummary`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRequest {
     /// Where to write.
     pub object: ObjectRef,
-    /// The outcomes of this part (one run), or empty for the final merge.
+    /// The outcomes of this part (one run); for the final summary, the last run's outcomes,
+    /// written after those of the merged parts (empty for a pure merge).
     pub images: Vec<ImageOutcome>,
     /// Parts to merge into `object` (the final summary), in order.
     pub merge_parts: Vec<ObjectRef>,

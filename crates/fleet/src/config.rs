@@ -120,6 +120,9 @@ pub struct FleetConfig {
     /// Worker tuning (global values, overridden per worker by `<WORKER>_...` variables).
     pub tuning: WorkerTuning,
     connection: ConnectionOptions,
+    // The variables everything above was read from: workers read their own settings from the
+    // same snapshot (so a test's `TestStack::start_in(.., extra)` reaches in-process workers).
+    env: Env,
 }
 
 // Written by hand: the connection options may carry an API key or TLS key material.
@@ -135,6 +138,7 @@ impl fmt::Debug for FleetConfig {
 }
 
 /// A snapshot of variables to read settings from.
+#[derive(Clone)]
 pub struct Env(HashMap<String, String>);
 
 impl Env {
@@ -212,6 +216,25 @@ impl Env {
     }
 }
 
+/// `host:port`, or an http(s)/grpc URL with a host.
+fn validate_address(address: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid { var: "TEMPORAL_ADDRESS".into(), reason: format!("{address:?} {reason}") };
+    if address.contains("://") {
+        let url = url::Url::parse(address).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("has no host"));
+        }
+        return Ok(());
+    }
+    let (host, port) = address.rsplit_once(':').ok_or_else(|| invalid("must be host:port"))?;
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(invalid("has no host"));
+    }
+    port.parse::<u16>().map_err(|_| invalid("has no valid port"))?;
+    url::Url::parse(&format!("http://{address}")).map_err(|e| invalid(&format!("is not a valid host:port ({e})")))?;
+    Ok(())
+}
+
 /// Default frontend address of a local dev server.
 pub const DEFAULT_TEMPORAL_ADDRESS: &str = "localhost:7233";
 /// Default endpoint of the embedded S3 endpoint.
@@ -235,6 +258,7 @@ impl FleetConfig {
             profile.address = Some(DEFAULT_TEMPORAL_ADDRESS.to_owned());
         }
         let address = profile.address.clone().unwrap_or_default();
+        validate_address(&address)?;
         let namespace = profile.namespace.clone().unwrap_or_else(|| "default".to_owned());
         if namespace.trim().is_empty() || namespace.contains(char::is_whitespace) {
             return Err(ConfigError::Invalid { var: "TEMPORAL_NAMESPACE".into(), reason: format!("{namespace:?} is not a namespace name") });
@@ -299,7 +323,13 @@ impl FleetConfig {
             log: LogSettings { level, json },
             tuning,
             connection,
+            env: Env(env.0.clone()),
         })
+    }
+
+    /// The variables this configuration was read from, for a worker's own settings.
+    pub fn env(&self) -> &Env {
+        &self.env
     }
 
     /// Connection options for the Temporal frontend (TLS and API key included).
@@ -313,7 +343,14 @@ impl FleetConfig {
     }
 
     /// The full name of a queue under this deployment's prefix.
+    /// `TEMPORAL_TASK_QUEUE`, the enhancement system's own variable, names the enhancement
+    /// queue outright (prefix not applied).
     pub fn queue(&self, queue: contracts::Queue) -> String {
+        if queue == contracts::Queue::Enhancement
+            && let Some(name) = self.env.get("TEMPORAL_TASK_QUEUE")
+        {
+            return name.trim().to_owned();
+        }
         queue.with_prefix(&self.temporal.task_queue_prefix)
     }
 
@@ -378,10 +415,20 @@ mod tests {
             ("WORKER_SHUTDOWN_GRACE_SECS", "0"),
             ("TASK_QUEUE_PREFIX", "a b"),
             ("TEMPORAL_ADDRESS", "http://[::1"),
+            ("TEMPORAL_ADDRESS", "localhost"),
+            ("TEMPORAL_ADDRESS", "localhost:notaport"),
         ] {
             let err = FleetConfig::from_env(&env(&[(var, value)])).unwrap_err().to_string();
             assert!(err.contains(var), "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn enhancement_queue_override_and_worker_settings() {
+        let cfg = FleetConfig::from_env(&env(&[("TEMPORAL_TASK_QUEUE", "image-enhancement"), ("TASK_QUEUE_PREFIX", "blue-"), ("ENHANCER", "openai")])).unwrap();
+        assert_eq!(cfg.queue(contracts::Queue::Enhancement), "image-enhancement");
+        assert_eq!(cfg.queue(contracts::Queue::Video), "blue-video");
+        assert_eq!(cfg.env().get("ENHANCER"), Some("openai"));
     }
 
     #[test]

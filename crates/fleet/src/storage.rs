@@ -301,6 +301,44 @@ impl Storage {
         Ok(objects)
     }
 
+    /// One page of the keys under `prefix` in `bucket`, in key order, starting after
+    /// `start_after`: the objects (directory markers and keys the fleet would refuse skipped)
+    /// and, when the listing goes on, the key to continue after.
+    pub async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max_keys: i32,
+    ) -> Result<(Vec<ObjectRef>, Option<String>), StorageError> {
+        let place = format!("s3://{bucket}/{prefix}");
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(max_keys)
+            .send()
+            .await
+            .map_err(|e| classify(place, bucket, e))?;
+        let mut last_key = None;
+        let mut objects = Vec::new();
+        for item in page.contents() {
+            let Some(key) = item.key() else { continue };
+            last_key = Some(key.to_owned());
+            if key.ends_with('/') {
+                continue;
+            }
+            if let Ok(object) = ObjectRef::new(bucket, key) {
+                objects.push(object);
+            }
+        }
+        objects.sort_by(|a, b| a.key().cmp(b.key()));
+        let next_after = if page.is_truncated().unwrap_or(false) { last_key } else { None };
+        Ok((objects, next_after))
+    }
+
     /// Creates a bucket unless it exists already.
     pub async fn ensure_bucket(&self, bucket: &str) -> Result<(), StorageError> {
         if self.client.head_bucket().bucket(bucket).send().await.is_ok() {
