@@ -22,6 +22,9 @@ pub struct StackArgs {
     /// S3 endpoint port.
     #[arg(long, env = "S3_PORT", default_value_t = 9000)]
     pub s3_port: u16,
+    /// Serve each worker's Prometheus metrics on consecutive ports from this one.
+    #[arg(long, env = "METRICS_BASE_PORT")]
+    pub metrics_base_port: Option<u16>,
     /// Worker replicas, e.g. `--scale accuracy-processor=3` (repeatable).
     #[arg(long, value_parser = parse_scale)]
     pub scale: Vec<(Queue, usize)>,
@@ -60,6 +63,7 @@ impl StackArgs {
             scale: self.scale.iter().copied().collect::<BTreeMap<_, _>>(),
             start_workers: true,
             worker_env,
+            metrics_base_port: self.metrics_base_port,
         })
     }
 }

@@ -29,6 +29,8 @@ pub struct StackConfig {
     pub start_workers: bool,
     /// Extra environment for the workers (task-queue prefix, log level, ...).
     pub worker_env: Vec<(String, String)>,
+    /// When set, worker process number i (from 0) serves Prometheus metrics on this port + i.
+    pub metrics_base_port: Option<u16>,
 }
 
 /// A running stack. [`Stack::stop`] stops it in order: workers, then S3, then the server.
@@ -77,6 +79,11 @@ impl Stack {
                 for replica in 1..=replicas {
                     let name = if replicas > 1 { format!("{queue}-{replica}") } else { queue.to_string() };
                     let log = stack.log_dir.join(format!("{name}.log"));
+                    let mut env = env.clone();
+                    if let Some(base) = config.metrics_base_port {
+                        let port = base + stack.workers.len() as u16;
+                        env.push(("METRICS_PORT".to_owned(), port.to_string()));
+                    }
                     stack.workers.push(WorkerProcess::spawn(name, &dir, &queue.worker_binary(), &env, &log)?);
                 }
             }

@@ -106,6 +106,8 @@ pub struct WorkerTuning {
     pub sticky_cache_size: Option<usize>,
     /// How long in-flight activities may finish after a shutdown request.
     pub shutdown_grace: Duration,
+    /// Port of the Prometheus `/metrics` endpoint (SDK telemetry); `None` disables it.
+    pub metrics_port: Option<u16>,
 }
 
 /// The whole configuration of a fleet process.
@@ -309,6 +311,7 @@ impl FleetConfig {
             activities_per_second: env.parse_opt("ACTIVITIES_PER_SECOND")?,
             sticky_cache_size: env.parse_opt("STICKY_CACHE_SIZE")?,
             shutdown_grace: env.seconds("WORKER_SHUTDOWN_GRACE_SECS", Duration::from_secs(30))?,
+            metrics_port: env.parse_opt("METRICS_PORT")?,
         };
 
         Ok(Self {

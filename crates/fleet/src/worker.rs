@@ -10,6 +10,10 @@ use contracts::Queue;
 use std::process::ExitCode;
 use temporalio_client::Client;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use std::sync::Arc;
+use temporalio_common::telemetry::metrics::CoreMeter;
+use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter};
+use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// What a worker's registration function gets to build its activities with.
@@ -49,7 +53,7 @@ pub async fn run_worker(queue: Queue, register: Register) -> anyhow::Result<()> 
     telemetry::init(&config.log);
     let per_worker = tuning_for(queue, &Env::load()?, &config.tuning)?;
     let client = temporal::connect(&config).await?;
-    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let (runtime, _metrics) = sdk_runtime(queue, &per_worker)?;
     let services = Services { storage: Storage::new(&config.s3), config };
     let mut worker = build_worker(&runtime, client, queue, &services, &per_worker, register)?;
 
@@ -68,6 +72,42 @@ pub async fn run_worker(queue: Queue, register: Register) -> anyhow::Result<()> 
     worker.run().await.context("worker stopped with an error")?;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Keeps the Prometheus endpoint served for as long as it lives.
+pub struct MetricsEndpoint {
+    /// Where `/metrics` is served.
+    pub addr: std::net::SocketAddr,
+    abort: tokio::task::AbortHandle,
+}
+
+impl Drop for MetricsEndpoint {
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
+}
+
+/// The SDK runtime, exporting the SDK's metrics (task counters, latencies, slots) on
+/// `METRICS_PORT` when set, labelled with the worker's name.
+fn sdk_runtime(queue: Queue, tuning: &WorkerTuning) -> anyhow::Result<(Runtime, Option<MetricsEndpoint>)> {
+    let Some(port) = tuning.metrics_port else {
+        return Ok((Runtime::from_current_tokio(RuntimeOptions::default())?, None));
+    };
+    let exporter = PrometheusExporterOptions::builder()
+        .socket_addr(std::net::SocketAddr::from(([0, 0, 0, 0], port)))
+        .global_tags([("worker".to_owned(), queue.base_name().to_owned())].into())
+        .counters_total_suffix(true)
+        .build();
+    let started = start_prometheus_metric_exporter(exporter)
+        .with_context(|| format!("serving metrics on port {port} (METRICS_PORT)"))?;
+    let telemetry = TelemetryOptions::builder().metrics(started.meter as Arc<dyn CoreMeter>).build();
+    let options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
+    tracing::info!(addr = %started.bound_addr, "serving Prometheus metrics on /metrics");
+    let endpoint = MetricsEndpoint { addr: started.bound_addr, abort: started.abort_handle };
+    Ok((Runtime::from_current_tokio(options)?, Some(endpoint)))
 }
 
 fn build_worker(
@@ -108,6 +148,7 @@ pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<Work
         activities_per_second: env.parse_opt(&var("ACTIVITIES_PER_SECOND"))?.or(global.activities_per_second),
         sticky_cache_size: env.parse_opt(&var("STICKY_CACHE_SIZE"))?.or(global.sticky_cache_size),
         shutdown_grace: global.shutdown_grace,
+        metrics_port: env.parse_opt(&var("METRICS_PORT"))?.or(global.metrics_port),
     })
 }
 
@@ -185,13 +226,13 @@ pub fn start_worker_tuned(
             telemetry::init(&config.log);
             let setup = async {
                 let client = temporal::connect(&config).await?;
-                let runtime = Runtime::from_current_tokio(Default::default())?;
+                let (runtime, metrics) = sdk_runtime(queue, &tuning)?;
                 let services = Services { storage: Storage::new(&config.s3), config: config.clone() };
                 let worker = build_worker(&runtime, client, queue, &services, &tuning, register)?;
-                anyhow::Ok((runtime, worker))
+                anyhow::Ok((runtime, metrics, worker))
             };
             match setup.await {
-                Ok((_runtime, mut worker)) => {
+                Ok((_runtime, _metrics, mut worker)) => {
                     let _ = ready_tx.send(Ok(Box::new(worker.shutdown_handle())));
                     worker.run().await?;
                     Ok(())

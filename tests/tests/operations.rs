@@ -1,0 +1,67 @@
+//! Operating the fleet: a non-default namespace honoured end to end, and the SDK's Prometheus
+//! metrics served by a worker and scraped after a workflow.
+
+use contracts::checksum::{ChecksumObject, ChecksumRequest};
+use contracts::settings::ActivitySettings;
+use contracts::{ObjectRef, Queue, buckets};
+use fleet_tests::{TestStack, unique_id};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn scrape(port: u16) -> anyhow::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_default_namespace_and_prometheus_metrics() -> anyhow::Result<()> {
+    let metrics_port = devstack::ports::free_port()?;
+    let port_text = metrics_port.to_string();
+    let stack = TestStack::start_in("media-team", &[("METRICS_PORT", &port_text), ("TASK_QUEUE_PREFIX", "blue-")]).await?;
+    assert_eq!(stack.config.temporal.namespace, "media-team");
+    let _worker = stack.worker(Queue::Ingestion, ingestion::register)?;
+
+    let object = ObjectRef::new(buckets::INPUTS, "ops/namespaced.bin")?;
+    stack.storage.put(&object, b"namespaced bytes".to_vec(), "application/octet-stream").await?;
+    let workflow_id = unique_id("ns-checksum");
+    let handle = stack
+        .client
+        .start_workflow(
+            ChecksumObject,
+            ChecksumRequest { object, activity: ActivitySettings::default() },
+            WorkflowStartOptions::new(stack.queue(Queue::Ingestion), workflow_id.clone()).build(),
+        )
+        .await?;
+    assert_eq!(stack.queue(Queue::Ingestion), "blue-ingestion");
+    let result = handle.get_result(WorkflowGetResultOptions::default()).await?;
+    assert_eq!(result.size, 16);
+
+    // The run lives in the configured namespace, not in `default`.
+    let cli = devstack::find_temporal_executable()?;
+    let describe = |namespace: &str| {
+        std::process::Command::new(&cli)
+            .args(["workflow", "describe", "-o", "json", "--address", &stack.server.address(), "--namespace", namespace, "--workflow-id", &workflow_id])
+            .output()
+    };
+    let in_namespace = describe("media-team")?;
+    assert!(in_namespace.status.success(), "{}", String::from_utf8_lossy(&in_namespace.stderr));
+    let description = String::from_utf8_lossy(&in_namespace.stdout);
+    assert!(description.contains("WORKFLOW_EXECUTION_STATUS_COMPLETED"), "{description}");
+    assert!(!describe("default")?.status.success(), "the workflow must not exist in the default namespace");
+
+    let metrics = scrape(metrics_port).await?;
+    for counter in ["temporal_workflow_completed_total", "temporal_activity_execution_latency", "temporal_workflow_task_execution_latency"] {
+        assert!(metrics.contains(counter), "{counter} missing from /metrics:\n{metrics}");
+    }
+    let completed = metrics
+        .lines()
+        .find(|l| l.starts_with("temporal_workflow_completed_total") && l.contains("ChecksumObject"))
+        .unwrap_or_else(|| panic!("no ChecksumObject completion counter:\n{metrics}"));
+    assert!(completed.contains("namespace=\"media-team\""), "{completed}");
+    assert!(completed.contains("worker=\"ingestion\""), "{completed}");
+    assert!(completed.trim_end().ends_with(" 1"), "{completed}");
+    Ok(())
+}
