@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use contracts::Queue;
-use devstack::{S3Endpoint, TemporalServer, TemporalServerOptions, find_temporal_executable, ports};
+use devstack::{S3Endpoint, TemporalServer, TemporalServerOptions, WorkerProcess, find_temporal_executable, ports};
 use fleet::config::Env;
 use fleet::{FleetConfig, Register, RunningWorker, Storage};
 use std::collections::HashMap;
@@ -30,6 +30,8 @@ pub struct TestStack {
     pub client: Client,
     /// Holds the database, objects and logs; removed at the end.
     pub dir: tempfile::TempDir,
+    /// The variables `config` was built from (also given to worker processes).
+    pub vars: HashMap<String, String>,
 }
 
 impl TestStack {
@@ -68,10 +70,35 @@ impl TestStack {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = FleetConfig::from_env(&Env::from_map(vars)).context("test configuration")?;
+        let config = FleetConfig::from_env(&Env::from_map(vars.clone())).context("test configuration")?;
         let storage = Storage::new(&config.s3);
         let client = fleet::temporal::connect(&config).await?;
-        Ok(Self { server, s3, config, storage, client, dir })
+        Ok(Self { server, s3, config, storage, client, dir, vars })
+    }
+
+    /// Starts the real worker binary of `queue` as a child process (built by
+    /// `cargo build --bins`, which the test command runs first), logging to `<dir>/<name>.log`.
+    pub fn worker_process(&self, queue: Queue, name: &str, extra: &[(&str, &str)]) -> anyhow::Result<WorkerProcess> {
+        let mut env: Vec<(String, String)> = self.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let log = self.dir.path().join(format!("{name}.log"));
+        Ok(WorkerProcess::spawn(name.to_owned(), &devstack::workers::binary_dir(), &queue.worker_binary(), &env, &log)?)
+    }
+
+    /// The log of a worker process started with [`TestStack::worker_process`].
+    pub fn worker_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// Takes the S3 endpoint down for `down_for` (refused connections), then serves the same
+    /// objects on the same port again.
+    pub async fn s3_outage(&mut self, down_for: Duration) -> anyhow::Result<()> {
+        Ok(self.s3.restart(down_for).await?)
+    }
+
+    /// Kills the Temporal server (SIGKILL) and starts it again on the same port and database.
+    pub async fn restart_temporal(&mut self, down_for: Duration) -> anyhow::Result<()> {
+        Ok(self.server.restart(down_for).await?)
     }
 
     /// Starts an in-process worker for `queue`.

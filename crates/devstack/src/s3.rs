@@ -15,6 +15,8 @@ use tokio::sync::watch;
 pub struct S3Endpoint {
     addr: SocketAddr,
     root: PathBuf,
+    access_key: String,
+    secret_key: String,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -65,7 +67,27 @@ impl S3Endpoint {
                 });
             }
         });
-        Ok(Self { addr, root: root.to_owned(), stop, task: Some(task) })
+        Ok(Self {
+            addr,
+            root: root.to_owned(),
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// An outage: stops serving and drops open connections, waits `down_for` (clients see
+    /// connection refused), then serves the same directory on the same port again.
+    pub async fn restart(&mut self, down_for: std::time::Duration) -> Result<(), StackError> {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        tokio::time::sleep(down_for).await;
+        let fresh = Self::start(&self.root, self.addr.port(), &self.access_key, &self.secret_key, &[]).await?;
+        *self = fresh;
+        Ok(())
     }
 
     /// `http://127.0.0.1:port`.

@@ -47,6 +47,22 @@ impl TemporalServer {
     /// Starts the server and waits until its front end answers and the search attributes are
     /// registered.
     pub async fn start(options: TemporalServerOptions) -> Result<Self, StackError> {
+        let child = Self::spawn(&options)?;
+        let mut server = Self { child, options };
+        server.wait_ready(Duration::from_secs(90)).await?;
+        Ok(server)
+    }
+
+    /// Kills the server process (SIGKILL, as a crash would), waits `down_for`, and starts it
+    /// again on the same ports and database file.
+    pub async fn restart(&mut self, down_for: Duration) -> Result<(), StackError> {
+        let _ = self.child.kill().await;
+        tokio::time::sleep(down_for).await;
+        self.child = Self::spawn(&self.options)?;
+        self.wait_ready(Duration::from_secs(90)).await
+    }
+
+    fn spawn(options: &TemporalServerOptions) -> Result<Child, StackError> {
         ports::ensure_free(options.port, "the Temporal front end", "TEMPORAL_PORT")?;
         if let Some(ui) = options.ui_port {
             ports::ensure_free(ui, "the Temporal Web UI", "TEMPORAL_UI_PORT")?;
@@ -58,7 +74,11 @@ impl TemporalServer {
         if let Some(dir) = options.db_file.parent() {
             std::fs::create_dir_all(dir).map_err(io("creating the data directory"))?;
         }
-        let log = std::fs::File::create(&options.log_file).map_err(io("creating the server log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&options.log_file)
+            .map_err(io("opening the server log"))?;
         let log_err = log.try_clone().map_err(io("opening the server log"))?;
 
         let mut cmd = Command::new(&options.executable);
@@ -78,10 +98,7 @@ impl TemporalServer {
             cmd.arg("--search-attribute").arg(format!("{name}={kind}"));
         }
         cmd.stdin(Stdio::null()).stdout(log).stderr(log_err).kill_on_drop(true);
-        let child = cmd.spawn().map_err(io("starting `temporal server start-dev`"))?;
-        let mut server = Self { child, options };
-        server.wait_ready(Duration::from_secs(90)).await?;
-        Ok(server)
+        cmd.spawn().map_err(io("starting `temporal server start-dev`"))
     }
 
     /// `host:port` of the front end.

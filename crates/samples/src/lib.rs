@@ -1,0 +1,8 @@
+//! Generated sample inputs with known properties, for `starter demo`, the tests and the
+//! benchmarks: navad flight images (sharp, blurred, low-contrast), satellite GeoTIFFs with
+//! georeferencing tags, corrupt files and short video clips.
+#![warn(missing_docs)]
+pub mod navad;
+pub mod geotiff;
+pub mod video;
+pub mod enhancement;
