@@ -1,7 +1,11 @@
-//! Activities of the ingestion queue.
+//! Activities of the ingestion queue: `DigestObject` (the checksum sidecar) and `ValidateImage`
+//! (navad image validation and its metadata JSON).
 
+use crate::validation::{self, ValidationError};
 use contracts::ObjectRef;
+use contracts::automation::{ImageMetadata, IngestRequest};
 use contracts::checksum::ChecksumResult;
+use fleet::failure::{invalid_input, not_found, transient};
 use fleet::{Storage, StorageError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -20,6 +24,11 @@ impl IngestionActivities {
     }
 }
 
+/// The key of the metadata JSON written beside an image.
+pub fn metadata_object(image: &ObjectRef) -> Result<ObjectRef, ActivityError> {
+    image.with_suffix(".metadata.json").map_err(|e| invalid_input(image, e))
+}
+
 #[activities]
 impl IngestionActivities {
     /// Reads the object, computes its SHA-256 and writes `<key>.sha256` in `sha256sum` format.
@@ -34,5 +43,54 @@ impl IngestionActivities {
         self.storage.put(&sidecar, line.into_bytes(), "text/plain").await.map_err(StorageError::into_activity_error)?;
         tracing::info!(%object, size = bytes.len(), "digested");
         Ok(ChecksumResult { object, size: bytes.len() as u64, sha256, sidecar })
+    }
+
+    /// Validates a navad image (size, format, header limits, a full decode, SHA-256, EXIF) and
+    /// writes its metadata JSON to `<key>.metadata.json` beside it. Bad input fails
+    /// non-retryably with the object's URI and the reason.
+    #[activity(definition = contracts::automation::ValidateImage)]
+    pub async fn validate_image(self: Arc<Self>, _ctx: ActivityContext, request: IngestRequest) -> Result<ImageMetadata, ActivityError> {
+        let image = request.image;
+        // The size from a HEAD first: an oversized or empty object is refused without
+        // downloading a byte of it.
+        let size = self
+            .storage
+            .size(&image)
+            .await
+            .map_err(StorageError::into_activity_error)?
+            .ok_or_else(|| not_found(&image, "object not found"))?;
+        validation::check_size(size, &request.limits).map_err(|e| invalid_input(&image, e))?;
+
+        // Streamed to a private scratch file (named by us, never by the key) so large images
+        // are not held in memory while downloading.
+        let scratch = tempfile::tempdir().map_err(|e| transient("local scratch directory", e))?;
+        let local = scratch.path().join("image");
+        self.storage.download_to_file(&image, &local).await.map_err(StorageError::into_activity_error)?;
+
+        let limits = request.limits.clone();
+        let inspection = tokio::task::spawn_blocking(move || validation::inspect(&local, &limits))
+            .await
+            // A decoder panic is a property of this file: retrying would panic again.
+            .map_err(|e| invalid_input(&image, format!("the decoder crashed on this file: {e}")))?
+            .map_err(|e: ValidationError| if e.is_input_fault() { invalid_input(&image, e) } else { transient(&image, e) })?;
+        drop(scratch);
+
+        let metadata = ImageMetadata {
+            metadata_object: metadata_object(&image)?,
+            image,
+            format: inspection.format.to_owned(),
+            width: inspection.width,
+            height: inspection.height,
+            size_bytes: inspection.size_bytes,
+            sha256: inspection.sha256,
+            exif: inspection.exif,
+        };
+        let json = serde_json::to_vec_pretty(&metadata)?;
+        self.storage
+            .put(&metadata.metadata_object, json, "application/json")
+            .await
+            .map_err(StorageError::into_activity_error)?;
+        tracing::info!(image = %metadata.image, width = metadata.width, height = metadata.height, format = %metadata.format, "image validated");
+        Ok(metadata)
     }
 }

@@ -1,7 +1,8 @@
-//! Ingestion worker (ingestion queue): validates navad flight images and writes their metadata,
-//! and digests objects (`ChecksumObject`).
+//! Ingestion worker (ingestion queue): validates navad flight images and writes their metadata
+//! (`IngestImage`), and digests objects (`ChecksumObject`).
 
 pub mod activities;
+pub mod validation;
 pub mod workflows;
 
 use activities::IngestionActivities;
@@ -10,6 +11,7 @@ use temporalio_sdk::WorkerOptions;
 /// Registers this worker's workflows and activities.
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     options.register_workflow::<workflows::ChecksumWorkflow>()?;
+    options.register_workflow::<workflows::IngestImageWorkflow>()?;
     options.register_activities(IngestionActivities::new(services.storage.clone()));
     Ok(())
 }

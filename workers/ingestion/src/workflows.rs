@@ -1,5 +1,6 @@
 //! Workflows of the ingestion queue.
 
+use contracts::automation::{ImageMetadata, IngestImage, IngestRequest, ValidateImage};
 use contracts::checksum::{ChecksumObject, ChecksumRequest, ChecksumResult, DigestObject};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
@@ -19,6 +20,23 @@ impl ChecksumWorkflow {
     }
 }
 
+/// `IngestImage`: validates one navad image and writes its metadata JSON. A workflow of its own
+/// (rather than an activity the orchestrator calls) so ingestion can be run, retried and
+/// inspected on its own in the Web UI.
+#[workflow]
+#[derive(Default)]
+pub struct IngestImageWorkflow;
+
+#[workflow_methods]
+impl IngestImageWorkflow {
+    /// Runs `ValidateImage` on this workflow's own queue with the request's timeouts and retries.
+    #[run(name = IngestImage::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: IngestRequest) -> WorkflowResult<ImageMetadata> {
+        let options = fleet::failure::activity_options(&request.activity, ctx.task_queue().to_owned());
+        Ok(ctx.execute_activity(ValidateImage, request, options).await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +44,6 @@ mod tests {
     #[test]
     fn implements_its_contract() {
         assert!(contracts::implements_workflow(&ChecksumWorkflow::run, &ChecksumObject));
+        assert!(contracts::implements_workflow(&IngestImageWorkflow::run, &IngestImage));
     }
 }

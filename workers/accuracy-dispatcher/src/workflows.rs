@@ -1,0 +1,104 @@
+//! `AnalyzeAccuracy` (accuracy-dispatcher queue): split the image into tiles, measure every
+//! tile in parallel on the accuracy-processor queue, aggregate the report.
+
+use contracts::automation::{
+    AccuracyOutcome, AccuracyRequest, AnalyzeAccuracy, ComputeTileMetrics, ReportRequest, SplitRequest, SplitTiles,
+    TileMetricsRequest, WriteAccuracyReport,
+};
+use contracts::{ObjectRef, Queue, errors};
+use fleet::failure::activity_options;
+use temporalio_common::error::ApplicationFailure;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{WorkflowContext, WorkflowResult, WorkflowTermination};
+
+/// Most tiles in one grid: each tile is one activity (three history events and its result),
+/// so this keeps one analysis far below Temporal's history limits.
+pub const MAX_TILES: u32 = 1024;
+
+/// Name of the report object under the request's output prefix.
+pub const REPORT_NAME: &str = "accuracy-report.json";
+
+/// `AnalyzeAccuracy`: the navad accuracy analysis of one image.
+#[workflow]
+#[derive(Default)]
+pub struct AnalyzeAccuracyWorkflow;
+
+fn invalid_request(request: &AccuracyRequest, reason: impl std::fmt::Display) -> WorkflowTermination {
+    WorkflowTermination::failed_application(
+        ApplicationFailure::builder(format!("{}: {reason}", request.image))
+            .type_name(errors::INVALID_INPUT.to_owned())
+            .non_retryable(true)
+            .build(),
+    )
+}
+
+#[workflow_methods]
+impl AnalyzeAccuracyWorkflow {
+    /// SplitTiles (own queue) -> every ComputeTileMetrics at once (prefixed processor queue)
+    /// -> WriteAccuracyReport (own queue).
+    #[run(name = AnalyzeAccuracy::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: AccuracyRequest) -> WorkflowResult<AccuracyOutcome> {
+        let tile_count = u64::from(request.tile_columns) * u64::from(request.tile_rows);
+        if tile_count == 0 || tile_count > u64::from(MAX_TILES) {
+            return Err(invalid_request(
+                &request,
+                format!("a {}x{} tile grid is outside 1..={MAX_TILES} tiles", request.tile_columns, request.tile_rows),
+            ));
+        }
+        let report = ObjectRef::under(&request.output_bucket, &request.output_prefix, REPORT_NAME)
+            .map_err(|e| invalid_request(&request, format!("bad output location: {e}")))?;
+        let own_queue = ctx.task_queue().to_owned();
+        let activities = &request.activities;
+
+        let tiles = ctx
+            .execute_activity(
+                SplitTiles,
+                SplitRequest {
+                    image: request.image.clone(),
+                    output_bucket: request.output_bucket.clone(),
+                    output_prefix: request.output_prefix.clone(),
+                    columns: request.tile_columns,
+                    rows: request.tile_rows,
+                },
+                activity_options(&activities.split_tiles, own_queue.clone()),
+            )
+            .await?;
+
+        // All tiles scheduled in the same workflow task, so the processors get them at once;
+        // join_all over the SDK's own futures keeps the workflow deterministic.
+        let processor_queue = Queue::AccuracyProcessor.with_prefix(&request.queue_prefix);
+        let measurements = tiles.into_iter().map(|tile| {
+            ctx.execute_activity(
+                ComputeTileMetrics,
+                TileMetricsRequest { tile, blur_threshold: request.thresholds.min_laplacian_variance },
+                activity_options(&activities.tile_metrics, processor_queue.clone()),
+            )
+        });
+        let tiles = futures::future::join_all(measurements).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+
+        Ok(ctx
+            .execute_activity(
+                WriteAccuracyReport,
+                ReportRequest {
+                    image: request.image.clone(),
+                    report,
+                    columns: request.tile_columns,
+                    rows: request.tile_rows,
+                    tiles,
+                    thresholds: request.thresholds.clone(),
+                },
+                activity_options(&activities.write_report, own_queue),
+            )
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implements_its_contract() {
+        assert!(contracts::implements_workflow(&AnalyzeAccuracyWorkflow::run, &AnalyzeAccuracy));
+    }
+}
