@@ -21,7 +21,7 @@ pub async fn resolve_object(storage: &Storage, input: &str, area: &str) -> anyho
     let object = ObjectRef::under(buckets::INPUTS, area, name).with_context(|| format!("input {input:?}"))?;
     storage.ensure_bucket(object.bucket()).await?;
     storage.put_file(&object, path, content_type(name)).await?;
-    println!("uploaded {input} -> {object}");
+    eprintln!("uploaded {input} -> {object}");
     Ok(object)
 }
 

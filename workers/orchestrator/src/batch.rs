@@ -1,0 +1,190 @@
+//! The bookkeeping of a batch, kept free of Temporal so it is tested directly: which listed keys
+//! are images, the deterministic child workflow ids and output keys, and the running totals.
+
+use contracts::ObjectRef;
+use contracts::automation::{BatchTotals, ImageKind, ImageOutcome, ImageStatus};
+
+/// Extensions of the images a prefix listing picks up (compared case-insensitively).
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "tif", "tiff"];
+
+/// Top-level folder of every object the pipeline writes (`automation/{batch_id}/...`).
+pub const OUTPUT_ROOT: &str = "automation";
+
+/// True when a listed key is an input image: an image extension, and not inside the fleet's
+/// own output folder (tiles are PNGs) unless the listing asked for that folder on purpose.
+/// Sidecars (`.metadata.json`, `.sha256`, world files `.tfw`/`.jgw`/`.wld`, GeoJSON) have other
+/// extensions and fall out by the extension check.
+pub fn is_input_image(key: &str, listing_prefix: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let Some((stem, extension)) = name.rsplit_once('.') else { return false };
+    if stem.is_empty() || !IMAGE_EXTENSIONS.iter().any(|e| extension.eq_ignore_ascii_case(e)) {
+        return false;
+    }
+    let in_outputs = key.starts_with(&format!("{OUTPUT_ROOT}/"));
+    let listing_outputs = listing_prefix.starts_with(&format!("{OUTPUT_ROOT}/")) || listing_prefix == OUTPUT_ROOT;
+    !in_outputs || listing_outputs
+}
+
+/// Keeps the characters Temporal ids and the Web UI handle well; anything else becomes `-`.
+fn sanitize(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect()
+}
+
+/// Id of the `ImagePipeline` child of the image at `index` of a batch:
+/// `{batch_id}/{index}-{file name}`, sanitized. The index keeps ids unique when two keys share a
+/// file name, and makes a re-submitted batch reuse the same ids.
+pub fn image_workflow_id(batch_id: &str, index: u64, object: &ObjectRef) -> String {
+    format!("{}/{index}-{}", sanitize(batch_id), sanitize(object.file_name()))
+}
+
+/// Where a batch's outputs for one image go: `automation/{batch_id}/{image key}` (the accuracy
+/// report and tiles under it, the GeoJSON beside it).
+pub fn image_output_prefix(batch_id: &str, image: &ObjectRef) -> String {
+    format!("{OUTPUT_ROOT}/{batch_id}/{}", image.key())
+}
+
+/// `automation/{batch_id}/{image key}.geojson` in the output bucket.
+pub fn geojson_object(output_bucket: &str, batch_id: &str, image: &ObjectRef) -> Result<ObjectRef, contracts::ObjectRefError> {
+    ObjectRef::new(output_bucket, format!("{}.geojson", image_output_prefix(batch_id, image)))
+}
+
+/// `automation/{batch_id}/summary/part-{run:04}.json`: one run's outcomes.
+pub fn summary_part_object(output_bucket: &str, batch_id: &str, run: u32) -> Result<ObjectRef, contracts::ObjectRefError> {
+    ObjectRef::new(output_bucket, format!("{OUTPUT_ROOT}/{batch_id}/summary/part-{run:04}.json"))
+}
+
+/// `automation/{batch_id}/summary.json`: the whole batch.
+pub fn summary_object(output_bucket: &str, batch_id: &str) -> Result<ObjectRef, contracts::ObjectRefError> {
+    ObjectRef::new(output_bucket, format!("{OUTPUT_ROOT}/{batch_id}/summary.json"))
+}
+
+/// Adds one image's outcome to the totals.
+pub fn record(totals: &mut BatchTotals, outcome: &ImageOutcome) {
+    totals.images += 1;
+    match outcome.kind {
+        Some(ImageKind::Navad) => totals.navad += 1,
+        Some(ImageKind::Satellite) => totals.satellite += 1,
+        None => {}
+    }
+    match outcome.status {
+        ImageStatus::Passed => totals.passed += 1,
+        ImageStatus::FailedAccuracy => totals.failed_accuracy += 1,
+        ImageStatus::Error => totals.errors += 1,
+    }
+}
+
+/// The one kind every image of the batch has so far, if there is one (for the `ImageType`
+/// search attribute of the batch).
+pub fn single_kind(totals: &BatchTotals) -> Option<ImageKind> {
+    match (totals.navad, totals.satellite) {
+        (0, 0) => None,
+        (_, 0) => Some(ImageKind::Navad),
+        (0, _) => Some(ImageKind::Satellite),
+        _ => None,
+    }
+}
+
+/// An `Error` outcome for `object`, its message naming the object even when the failure
+/// reported deeper in the chain does not.
+pub fn error_outcome(object: &ObjectRef, kind: Option<ImageKind>, message: &str, error_type: Option<&str>) -> ImageOutcome {
+    let named = if message.contains(object.key()) { message.to_owned() } else { format!("{object}: {message}") };
+    let error = match error_type {
+        Some(t) => format!("{named} ({t})"),
+        None => named,
+    };
+    ImageOutcome {
+        object: object.clone(),
+        kind,
+        status: ImageStatus::Error,
+        outputs: Vec::new(),
+        score: None,
+        error: Some(error),
+        accuracy_failures: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(key: &str) -> ObjectRef {
+        ObjectRef::new("fleet-inputs", key).unwrap()
+    }
+
+    #[test]
+    fn listing_keeps_images_and_skips_sidecars_and_outputs() {
+        for key in ["f/a.jpg", "f/b.JPEG", "f/c.png", "f/d.tif", "f/e.TIFF"] {
+            assert!(is_input_image(key, "f/"), "{key}");
+        }
+        for key in [
+            "f/a.jpg.metadata.json",
+            "f/a.jpg.sha256",
+            "f/a.json",
+            "f/d.tfw",
+            "f/d.jgw",
+            "f/d.wld",
+            "f/d.tif.aux.xml",
+            "f/a.jpg.geojson",
+            "f/noextension",
+            "f/.png",
+            "automation/b1/f/a.jpg/tiles/r0-c0.png",
+        ] {
+            assert!(!is_input_image(key, ""), "{key}");
+        }
+        // Asking for the output folder explicitly is allowed.
+        assert!(is_input_image("automation/b1/x.png", "automation/b1/"));
+    }
+
+    #[test]
+    fn ids_and_keys_are_deterministic_and_safe() {
+        let image = obj("flights/day 1/IMG 0001.jpg");
+        assert_eq!(image_workflow_id("b1", 7, &image), "b1/7-IMG-0001.jpg");
+        assert_eq!(image_workflow_id("my batch", 0, &image), "my-batch/0-IMG-0001.jpg");
+        assert_eq!(image_output_prefix("b1", &image), "automation/b1/flights/day 1/IMG 0001.jpg");
+        assert_eq!(geojson_object("fleet-outputs", "b1", &image).unwrap().key(), "automation/b1/flights/day 1/IMG 0001.jpg.geojson");
+        assert_eq!(summary_part_object("fleet-outputs", "b1", 3).unwrap().key(), "automation/b1/summary/part-0003.json");
+        assert_eq!(summary_object("fleet-outputs", "b1").unwrap().key(), "automation/b1/summary.json");
+        assert!(summary_object("fleet-outputs", "../x").is_err());
+    }
+
+    #[test]
+    fn batch_ids_must_be_safe_in_ids_and_keys() {
+        use contracts::automation::validate_batch_id;
+        for good in ["b1", "demo", "batch-2024.06_01"] {
+            assert!(validate_batch_id(good).is_ok(), "{good}");
+        }
+        for bad in [String::new(), ".hidden".into(), "../x".into(), "a/b".into(), "a b".into(), "x".repeat(101)] {
+            let err = validate_batch_id(&bad).unwrap_err();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn totals_count_every_status_and_kind() {
+        let mut totals = BatchTotals::default();
+        let passed = ImageOutcome { status: ImageStatus::Passed, kind: Some(ImageKind::Navad), ..error_outcome(&obj("a.jpg"), None, "x", None) };
+        let failed = ImageOutcome { status: ImageStatus::FailedAccuracy, ..passed.clone() };
+        let satellite = ImageOutcome { kind: Some(ImageKind::Satellite), ..passed.clone() };
+        let error = error_outcome(&obj("c.jpg"), None, "not an image", Some("InvalidInput"));
+        record(&mut totals, &passed);
+        assert_eq!(single_kind(&totals), Some(ImageKind::Navad));
+        for outcome in [&failed, &satellite, &error] {
+            record(&mut totals, outcome);
+        }
+        assert_eq!(
+            totals,
+            BatchTotals { images: 4, navad: 2, satellite: 1, passed: 2, failed_accuracy: 1, errors: 1 }
+        );
+        assert_eq!(single_kind(&totals), None);
+    }
+
+    #[test]
+    fn error_outcomes_name_the_object() {
+        let image = obj("f/corrupt.jpg");
+        let named = error_outcome(&image, None, "s3://fleet-inputs/f/corrupt.jpg: truncated", Some("InvalidInput"));
+        assert_eq!(named.error.as_deref(), Some("s3://fleet-inputs/f/corrupt.jpg: truncated (InvalidInput)"));
+        let unnamed = error_outcome(&image, Some(ImageKind::Navad), "timed out", None);
+        assert_eq!(unnamed.error.as_deref(), Some("s3://fleet-inputs/f/corrupt.jpg: timed out"));
+        assert_eq!(unnamed.status, ImageStatus::Error);
+    }
+}
