@@ -1,1 +1,4 @@
-fn main(){}
+//! The video worker binary.
+fn main() -> std::process::ExitCode {
+    fleet::worker_main(contracts::Queue::Video, video::register)
+}

@@ -1,0 +1,441 @@
+//! Activities of the video queue. Each downloads what it needs into a temporary directory
+//! (removed when the activity ends, whatever the outcome), does its FFmpeg or pixel work on a
+//! blocking thread, and writes its outputs under the run's output prefix with deterministic
+//! keys, so a retry overwrites instead of duplicating.
+
+use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan, sample_frames};
+use crate::{imaging, probe};
+use contracts::object::PrefixRef;
+use contracts::video::{
+    self, ContactSheet, ExtractRequest, ExtractResult, ExtractedFrame, FrameAnalysis, FrameManifest, ProcessRequest,
+    ProcessResult, ReportStageProgress, SceneCut, StageProgress, VideoMetadata, VideoPipeline, VideoStage,
+    VideoSummary,
+};
+use contracts::ObjectRef;
+use fleet::failure::{invalid_input, transient};
+use fleet::{Storage, StorageError};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use temporalio_client::{Client, WorkflowHandle, WorkflowSignalOptions};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Encoded frames waiting for upload: the decoder runs at most this far ahead of the uploads,
+/// which bounds memory whatever the video's length.
+const UPLOAD_QUEUE: usize = 4;
+/// The running activity tells its workflow how far it got at most this often.
+const PROGRESS_SIGNAL_INTERVAL: Duration = Duration::from_secs(1);
+/// Objects deleted at once by the cleanup.
+const DELETE_CONCURRENCY: usize = 8;
+/// Heartbeats go out at least this often while the extraction downloads or decodes between two
+/// kept frames (sparse sampling of a long video), so the heartbeat timeout only fires for a
+/// worker that is really gone, and a cancel is noticed promptly. The SDK throttles what it sends.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The video worker's activities and the storage they use.
+pub struct VideoPipelineActivities {
+    storage: Storage,
+}
+
+impl VideoPipelineActivities {
+    /// Activities over the given storage.
+    pub fn new(storage: Storage) -> Self {
+        Self { storage }
+    }
+}
+
+/// A downloaded input; the directory goes when this is dropped.
+struct LocalCopy {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+/// What the extraction heartbeats: everything a retried attempt needs to carry on where this
+/// one stopped. Bounded by `FrameSettings::max_frames`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ExtractCheckpoint {
+    /// Where the next attempt resumes.
+    next_target: u64,
+    /// Frames uploaded so far, in order.
+    frames: Vec<ExtractedFrame>,
+    /// Size of the frame images, once one exists.
+    size: Option<(u32, u32)>,
+}
+
+/// A frame encoded on the decoding thread, on its way to S3.
+struct EncodedFrame {
+    index: u32,
+    timestamp_seconds: f64,
+    frame_number: u64,
+    resume: ResumePoint,
+    size: (u32, u32),
+    bytes: Vec<u8>,
+}
+
+/// Throttled `report_progress` signals from an activity to the run that started it, so the
+/// run's `progress` query moves while the activity works. Best effort: a lost signal only
+/// makes the progress bar lag, the activity's result is what counts.
+struct ProgressSignals {
+    handle: Option<WorkflowHandle<Client, VideoPipeline>>,
+    stage: VideoStage,
+    last: Option<Instant>,
+}
+
+impl ProgressSignals {
+    fn new(ctx: &ActivityContext, stage: VideoStage) -> Self {
+        // Only a VideoPipeline run has the handler; another caller gets no signals.
+        let handle = (ctx.info().workflow_type.as_deref() == Some(VideoPipeline::NAME))
+            .then(|| ctx.workflow_handle::<VideoPipeline>())
+            .flatten();
+        Self { handle, stage, last: None }
+    }
+
+    async fn report(&mut self, frames_done: u32) {
+        let Some(handle) = &self.handle else { return };
+        if self.last.is_some_and(|at| at.elapsed() < PROGRESS_SIGNAL_INTERVAL) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let progress = StageProgress { stage: self.stage, frames_done };
+        let send = handle.signal(ReportStageProgress, progress, WorkflowSignalOptions::default());
+        match tokio::time::timeout(Duration::from_secs(2), send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "progress signal not delivered"),
+            Err(_) => tracing::debug!("progress signal timed out"),
+        }
+    }
+}
+
+/// Runs CPU-heavy work on the blocking pool; a panic there becomes a retryable failure.
+async fn blocking<T: Send + 'static>(subject: &ObjectRef, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ActivityError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| transient(subject, format!("video worker task failed: {e}")))
+}
+
+fn storage_error(e: StorageError) -> ActivityError {
+    e.into_activity_error()
+}
+
+/// Runs `work` while heartbeating `details` every [`KEEPALIVE_INTERVAL`]; a cancel stops it.
+async fn keep_alive<T, D>(ctx: &ActivityContext, details: &D, work: impl Future<Output = T>) -> Result<T, ActivityError>
+where
+    D: Serialize + Clone + Send + Sync + 'static,
+{
+    let mut ticker = tokio::time::interval(KEEPALIVE_INTERVAL);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return Ok(out),
+            () = ctx.cancelled() => return Err(ActivityError::cancelled()),
+            _ = ticker.tick() => {
+                let _ = ctx.record_heartbeat(details.clone()).await;
+            }
+        }
+    }
+}
+
+impl VideoPipelineActivities {
+    /// Streams `object` into a fresh temporary directory, keeping a short extension (FFmpeg
+    /// uses it as a hint for raw streams).
+    async fn download(&self, object: &ObjectRef) -> Result<LocalCopy, ActivityError> {
+        let dir = tempfile::Builder::new()
+            .prefix("video-")
+            .tempdir()
+            .map_err(|e| transient(object, format!("cannot create a temporary directory: {e}")))?;
+        let extension = object
+            .file_name()
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .filter(|ext| (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| "bin".to_owned());
+        let path = dir.path().join(format!("input.{extension}"));
+        self.storage.download_to_file(object, &path).await.map_err(storage_error)?;
+        Ok(LocalCopy { _dir: dir, path })
+    }
+
+    async fn put_json<T: Serialize>(&self, object: &ObjectRef, value: &T) -> Result<(), ActivityError> {
+        let body = serde_json::to_vec_pretty(value).map_err(|e| transient(object, format!("serializing: {e}")))?;
+        self.storage.put(object, body, "application/json").await.map_err(storage_error)
+    }
+}
+
+fn output_object(output: &PrefixRef, name: &str) -> Result<ObjectRef, ActivityError> {
+    video::output_object(output, name).map_err(|e| invalid_input(output, e))
+}
+
+#[activities]
+impl VideoPipelineActivities {
+    /// Probes the video: metadata plus an end-to-end check that it is whole. Bad files fail
+    /// non-retryably with the object's URI and the reason.
+    #[activity(definition = contracts::video::AnalyzeVideo)]
+    pub async fn analyze_video(self: Arc<Self>, _ctx: ActivityContext, video: ObjectRef) -> Result<VideoMetadata, ActivityError> {
+        let local = self.download(&video).await?;
+        let size_bytes = std::fs::metadata(&local.path).map(|m| m.len()).unwrap_or(0);
+        let probed = blocking(&video, move || {
+            let result = probe::probe(&local.path);
+            drop(local);
+            result
+        })
+        .await?
+        .map_err(|e| invalid_input(&video, e))?;
+        let (display_width, display_height) = if probed.rotation_degrees % 180 == 90 {
+            (probed.height, probed.width)
+        } else {
+            (probed.width, probed.height)
+        };
+        tracing::info!(%video, codec = %probed.codec, width = probed.width, height = probed.height, fps = probed.fps,
+            duration = probed.duration_seconds, frames = probed.frame_count, rotation = probed.rotation_degrees, "analyzed");
+        Ok(VideoMetadata {
+            video,
+            size_bytes,
+            container: probed.container,
+            codec: probed.codec,
+            pixel_format: probed.pixel_format,
+            width: probed.width,
+            height: probed.height,
+            fps: probed.fps,
+            duration_seconds: probed.duration_seconds,
+            frame_count: probed.frame_count,
+            frame_count_source: probed.frame_count_source,
+            rotation_degrees: probed.rotation_degrees,
+            rotation_source: probed.rotation_source,
+            display_width,
+            display_height,
+            audio_streams: probed.audio_streams,
+            bit_rate: probed.bit_rate,
+        })
+    }
+
+    /// Decodes the video packet by packet, uploads each sampled frame as soon as it is encoded,
+    /// and heartbeats the frames done; a retried attempt resumes from the last heartbeat.
+    #[activity(definition = contracts::video::ExtractFrames)]
+    pub async fn extract_frames(self: Arc<Self>, ctx: ActivityContext, request: ExtractRequest) -> Result<ExtractResult, ActivityError> {
+        let video = request.metadata.video.clone();
+        let attempt = ctx.info().attempt.max(1);
+        // Details that do not parse (a worker of an older version wrote them) mean starting over,
+        // which is always correct: uploads overwrite the same keys.
+        let checkpoint: ExtractCheckpoint = ctx.heartbeat_details().deserialize().ok().flatten().unwrap_or_default();
+        let resumed_from = checkpoint.frames.len() as u32;
+        if resumed_from > 0 {
+            tracing::info!(%video, resumed_from, attempt, "resuming frame extraction from the last heartbeat");
+        }
+        let format = request.frames.format;
+        let quality = request.frames.jpeg_quality;
+        let plan = SamplePlan {
+            sampling: request.sampling,
+            duration_seconds: request.metadata.duration_seconds,
+            fps: request.metadata.fps,
+            max_width: request.frames.max_width,
+            rotation_degrees: if request.frames.apply_rotation { request.metadata.rotation_degrees } else { 0 },
+            max_frames: request.frames.max_frames,
+        };
+        let start = ResumePoint { next_target: checkpoint.next_target, next_index: resumed_from };
+
+        let local = keep_alive(&ctx, &checkpoint, self.download(&video)).await??;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<EncodedFrame, String>>(UPLOAD_QUEUE);
+        let decoding = tokio::task::spawn_blocking(move || {
+            let result = sample_frames(&local.path, &plan, start, |frame| {
+                let size = frame.image.dimensions();
+                let encoded = imaging::encode(&frame.image, format, quality)
+                    .map(|bytes| EncodedFrame {
+                        index: frame.index,
+                        timestamp_seconds: frame.timestamp_seconds,
+                        frame_number: frame.frame_number,
+                        resume: frame.resume,
+                        size,
+                        bytes,
+                    })
+                    .map_err(|e| format!("encoding frame {}: {e}", frame.index));
+                // A closed channel means the activity stopped (cancelled or failed): stop too.
+                match sender.blocking_send(encoded) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            });
+            drop(local);
+            result
+        });
+
+        let mut state = checkpoint;
+        let mut extracted_this_attempt = 0u32;
+        let mut signals = ProgressSignals::new(&ctx, VideoStage::Extracting);
+        let mut keepalive = tokio::time::interval(KEEPALIVE_INTERVAL);
+        loop {
+            let next = tokio::select! {
+                next = receiver.recv() => next,
+                () = ctx.cancelled() => {
+                    tracing::info!(%video, done = state.frames.len(), "frame extraction cancelled");
+                    return Err(ActivityError::cancelled());
+                }
+                _ = keepalive.tick() => {
+                    ctx.record_heartbeat(state.clone()).await.map_err(|e| transient(&video, format!("heartbeat: {e}")))?;
+                    continue;
+                }
+            };
+            let Some(encoded) = next else { break };
+            let encoded = encoded.map_err(|e| transient(&video, e))?;
+            let object = output_object(&request.output, &video::frame_name(encoded.index, format))?;
+            self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
+            state.frames.push(ExtractedFrame {
+                index: encoded.index,
+                object,
+                timestamp_seconds: encoded.timestamp_seconds,
+                frame_number: encoded.frame_number,
+            });
+            state.next_target = encoded.resume.next_target;
+            state.size = Some(encoded.size);
+            extracted_this_attempt += 1;
+            // Every frame: the SDK throttles what it sends, and a failing attempt hands its
+            // latest details to the next one.
+            ctx.record_heartbeat(state.clone()).await.map_err(|e| transient(&video, format!("heartbeat: {e}")))?;
+            if attempt == 1 && request.fail_once_after_frames == Some(extracted_this_attempt) {
+                return Err(transient(
+                    &video,
+                    format!("test hook fail_once_after_frames: attempt 1 stops after {extracted_this_attempt} frames"),
+                ));
+            }
+            signals.report(state.frames.len() as u32).await;
+        }
+        let end = decoding.await.map_err(|e| transient(&video, format!("decoding task failed: {e}")))?;
+        match end {
+            Ok(SampleEnd::Finished { decoded }) => tracing::debug!(%video, decoded, "decoding finished"),
+            Ok(SampleEnd::Stopped) => return Err(transient(&video, "frame decoding stopped early")),
+            Err(SampleError::Probe(e)) => return Err(invalid_input(&video, e)),
+            Err(e @ SampleError::Decode { .. }) => return Err(invalid_input(&video, e)),
+        }
+        let Some((width, height)) = state.size.filter(|_| !state.frames.is_empty()) else {
+            return Err(invalid_input(&video, format!("no frame matches the sampling ({})", request.sampling)));
+        };
+
+        let manifest = output_object(&request.output, video::MANIFEST_NAME)?;
+        let frames = state.frames.len() as u32;
+        let listing = FrameManifest { video: video.clone(), sampling: request.sampling, width, height, format, frames: state.frames };
+        self.put_json(&manifest, &listing).await?;
+        tracing::info!(%video, frames, resumed_from, extracted_this_attempt, attempt, "frames extracted");
+        Ok(ExtractResult { manifest, frames, width, height, resumed_from, extracted_this_attempt, attempt })
+    }
+
+    /// Thumbnails, histograms and scene-change scores of every extracted frame, the scene cuts,
+    /// the contact sheet and the summary JSON.
+    #[activity(definition = contracts::video::ProcessFrames)]
+    pub async fn process_frames(self: Arc<Self>, ctx: ActivityContext, request: ProcessRequest) -> Result<ProcessResult, ActivityError> {
+        let settings = request.settings.clone();
+        let manifest_bytes = self.storage.get(&request.manifest).await.map_err(storage_error)?;
+        let manifest: FrameManifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| invalid_input(&request.manifest, format!("not a frame manifest: {e}")))?;
+        drop(manifest_bytes);
+        if manifest.frames.is_empty() {
+            return Err(invalid_input(&request.manifest, "the manifest lists no frames"));
+        }
+        let format = manifest.format;
+        let thumb_width = settings.thumb_width;
+        let thumb_height = imaging::thumb_height(manifest.width, manifest.height, thumb_width);
+        let on_sheet = imaging::sheet_selection(manifest.frames.len() as u32, settings.sheet_max_thumbs);
+        let mut sheet = imaging::SheetCanvas::new(on_sheet.len() as u32, settings.sheet_columns, thumb_width, thumb_height);
+        let mut signals = ProgressSignals::new(&ctx, VideoStage::Processing);
+
+        let mut analyses: Vec<FrameAnalysis> = Vec::with_capacity(manifest.frames.len());
+        let mut previous: Option<Vec<f64>> = None;
+        for frame in manifest.frames {
+            if ctx.is_cancelled() {
+                return Err(ActivityError::cancelled());
+            }
+            let bytes = self.storage.get(&frame.object).await.map_err(storage_error)?;
+            let bins = settings.histogram_bins;
+            let subject = frame.object.clone();
+            let (mean_luminance, histogram, thumb, thumb_bytes) = blocking(&frame.object, move || {
+                let image = image::load_from_memory(&bytes).map_err(|e| e.to_string())?.to_rgb8();
+                let (mean, histogram) = imaging::luminance_histogram(&image, bins);
+                let thumb = imaging::thumbnail(&image, thumb_width, thumb_height);
+                let encoded = imaging::encode(&thumb, format, 85).map_err(|e| e.to_string())?;
+                Ok::<_, String>((mean, histogram, thumb, encoded))
+            })
+            .await?
+            .map_err(|e| invalid_input(&subject, format!("frame image does not decode: {e}")))?;
+            let thumbnail = output_object(&request.output, &video::thumbnail_name(frame.index, format))?;
+            self.storage.put(&thumbnail, thumb_bytes, format.content_type()).await.map_err(storage_error)?;
+            if let Ok(position) = on_sheet.binary_search(&(analyses.len() as u32)) {
+                sheet.place(position as u32, &thumb);
+            }
+            let scene_score = previous.as_deref().map(|p| imaging::scene_score(p, &histogram));
+            previous = Some(histogram.clone());
+            analyses.push(FrameAnalysis { frame, thumbnail, mean_luminance, histogram, scene_score });
+            let done = analyses.len() as u32;
+            ctx.record_heartbeat(done).await.map_err(|e| transient(&request.manifest, format!("heartbeat: {e}")))?;
+            signals.report(done).await;
+        }
+
+        let scene_cuts: Vec<SceneCut> = analyses
+            .windows(2)
+            .filter_map(|pair| {
+                let score = pair[1].scene_score?;
+                (score >= settings.scene_threshold).then(|| SceneCut {
+                    frame_index: pair[1].frame.index,
+                    at_seconds: pair[1].frame.timestamp_seconds,
+                    previous_seconds: pair[0].frame.timestamp_seconds,
+                    score,
+                })
+            })
+            .collect();
+
+        let rows = sheet.rows();
+        let sheet_object = output_object(&request.output, &format!("{}.{}", video::CONTACT_SHEET_STEM, format.extension()))?;
+        let sheet_image = sheet.into_image();
+        let (width, height) = sheet_image.dimensions();
+        let sheet_bytes = blocking(&sheet_object, move || imaging::encode(&sheet_image, format, 90))
+            .await?
+            .map_err(|e| transient(&request.manifest, format!("encoding the contact sheet: {e}")))?;
+        self.storage.put(&sheet_object, sheet_bytes, format.content_type()).await.map_err(storage_error)?;
+        let contact_sheet = ContactSheet {
+            object: sheet_object,
+            columns: settings.sheet_columns,
+            rows,
+            thumb_width,
+            thumb_height,
+            width,
+            height,
+            frame_indices: on_sheet.iter().map(|&i| analyses[i as usize].frame.index).collect(),
+        };
+
+        let summary_object = output_object(&request.output, video::SUMMARY_NAME)?;
+        let frames = analyses.len() as u32;
+        let summary = VideoSummary {
+            metadata: request.metadata,
+            sampling: manifest.sampling,
+            scene_threshold: settings.scene_threshold,
+            frames: analyses,
+            scene_cuts: scene_cuts.clone(),
+            contact_sheet: contact_sheet.clone(),
+        };
+        self.put_json(&summary_object, &summary).await?;
+        tracing::info!(summary = %summary_object, frames, cuts = scene_cuts.len(), "frames processed");
+        Ok(ProcessResult { summary: summary_object, contact_sheet, scene_cuts, frames })
+    }
+
+    /// Deletes every object under the run's output prefix (a cancelled run's partial outputs).
+    #[activity(definition = contracts::video::RemoveVideoOutputs)]
+    pub async fn remove_video_outputs(self: Arc<Self>, _ctx: ActivityContext, output: PrefixRef) -> Result<u32, ActivityError> {
+        video::validate_output(&output).map_err(|e| invalid_input(&output, e))?;
+        // The trailing slash keeps `video/clip` from also matching `video/clip-2/...`.
+        let folder = format!("{}/", output.prefix.trim_end_matches('/'));
+        let objects = self.storage.list(&output.bucket, &folder).await.map_err(storage_error)?;
+        let deletions = objects.iter().cloned().map(|object| {
+            let storage = self.storage.clone();
+            async move { storage.delete(&object).await }
+        });
+        let results: Vec<Result<(), StorageError>> = futures::stream::iter(deletions)
+            .buffer_unordered(DELETE_CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            result.map_err(storage_error)?;
+        }
+        tracing::info!(prefix = %output, removed = objects.len(), "outputs removed");
+        Ok(objects.len() as u32)
+    }
+}

@@ -1,0 +1,298 @@
+//! The video pipeline end to end: a real Temporal dev server, a real S3 endpoint, the video
+//! worker in process, and clips generated with FFmpeg's encoder (crates/samples).
+
+use contracts::object::PrefixRef;
+use contracts::settings::RetrySettings;
+use contracts::video::{
+    CancelVideo, FrameCountSource, FrameManifest, RotationSource, Sampling, VideoCancelled, VideoOutcome,
+    VideoPipeline, VideoProgressQuery, VideoRequest, VideoStage, VideoSummary,
+};
+use contracts::{ObjectRef, Queue, buckets};
+use fleet_tests::{TestStack, unique_id};
+use samples::video::{ClipSpec, Segment, write_audio_only, write_clip, write_truncated_copy};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use temporalio_client::{
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowHistory, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
+};
+use temporalio_common::protos::temporal::api::history::v1::{History, history_event::Attributes};
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use video::workflows::VideoPipelineWorkflow;
+
+async fn start() -> anyhow::Result<(TestStack, fleet::RunningWorker)> {
+    let stack = TestStack::start().await?;
+    let worker = stack.worker(Queue::Video, video::register)?;
+    Ok((stack, worker))
+}
+
+async fn upload(stack: &TestStack, path: &Path, key: &str) -> anyhow::Result<ObjectRef> {
+    let object = ObjectRef::new(buckets::INPUTS, key)?;
+    stack.storage.put_file(&object, path, "video/mp4").await?;
+    Ok(object)
+}
+
+/// Default settings, with retries and heartbeats short enough for a test.
+fn request(stack: &TestStack, video: &ObjectRef, prefix: &str, sampling: Sampling) -> anyhow::Result<VideoRequest> {
+    let output: PrefixRef = format!("s3://{}/{prefix}", buckets::OUTPUTS).parse()?;
+    let mut request = VideoRequest::new(video.clone(), output, sampling);
+    request.queue_prefix = stack.config.temporal.task_queue_prefix.clone();
+    let fast = RetrySettings { initial_interval_ms: 200, maximum_interval_ms: 1_000, ..RetrySettings::default() };
+    for settings in [
+        &mut request.activities.analyze,
+        &mut request.activities.extract,
+        &mut request.activities.process,
+        &mut request.activities.cleanup,
+    ] {
+        settings.retry = fast.clone();
+    }
+    request.activities.extract.heartbeat_ms = 2_000;
+    request.activities.process.heartbeat_ms = 2_000;
+    Ok(request)
+}
+
+async fn start_run(stack: &TestStack, request: VideoRequest, id: &str) -> anyhow::Result<WorkflowHandle<Client, VideoPipeline>> {
+    let options = WorkflowStartOptions::new(stack.queue(Queue::Video), unique_id(id)).build();
+    Ok(stack.client.start_workflow(VideoPipeline, request, options).await?)
+}
+
+async fn run(stack: &TestStack, request: VideoRequest, id: &str) -> anyhow::Result<VideoOutcome> {
+    let handle = start_run(stack, request, id).await?;
+    Ok(handle.get_result(WorkflowGetResultOptions::default()).await?)
+}
+
+/// Replays the run's own history against today's workflow code (signals, the cancel path and
+/// the select between an activity and the cancel condition included) and, when
+/// `VIDEO_RECORD_HISTORIES` is set, saves it under `tests/histories/` for `tests/replay.rs`.
+async fn check_replay(handle: &WorkflowHandle<Client, VideoPipeline>, fixture: &str) -> anyhow::Result<()> {
+    let history = History { events: handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await? };
+    if std::env::var_os("VIDEO_RECORD_HISTORIES").is_some() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
+        std::fs::create_dir_all(&dir)?;
+        let json: serde_json::Value = serde_json::to_value(&history)?;
+        std::fs::write(dir.join(fixture), serde_json::to_vec_pretty(&json)?)?;
+    }
+    let options = WorkflowReplayerOptions::new()
+        .task_queue(handle_queue(&history))
+        .register_workflow::<VideoPipelineWorkflow>()?
+        .build();
+    WorkflowReplayer::new(options)?.replay_workflow(WorkflowHistory::from(history)).await?;
+    Ok(())
+}
+
+fn handle_queue(history: &History) -> String {
+    match history.events.first().and_then(|e| e.attributes.as_ref()) {
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+async fn image_at(stack: &TestStack, object: &ObjectRef) -> anyhow::Result<image::RgbImage> {
+    Ok(image::load_from_memory(&stack.storage.get(object).await?)?.to_rgb8())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyzes_extracts_and_processes_generated_clips() -> anyhow::Result<()> {
+    let (stack, _worker) = start().await?;
+    let dir = tempfile::tempdir()?;
+    let spec = ClipSpec::three_scenes();
+    let clip_path = dir.path().join("three-scenes.mp4");
+    write_clip(&clip_path, &spec)?;
+    let clip = upload(&stack, &clip_path, "video/three-scenes.mp4").await?;
+
+    // Every second of a 6 s clip: 6 frames.
+    let handle = start_run(&stack, request(&stack, &clip, "video/three-scenes", Sampling::EverySeconds(1.0))?, "video").await?;
+    let outcome = handle.get_result(WorkflowGetResultOptions::default()).await?;
+    let meta = &outcome.metadata;
+    assert_eq!((meta.width, meta.height), (spec.width, spec.height));
+    assert_eq!(meta.codec, "mpeg4");
+    assert!(meta.container.contains("mp4"), "{}", meta.container);
+    assert!((meta.fps - f64::from(spec.fps)).abs() < 1e-9, "{}", meta.fps);
+    assert!((meta.duration_seconds - spec.duration_seconds()).abs() < 0.05, "{}", meta.duration_seconds);
+    assert_eq!(meta.frame_count, spec.frame_count());
+    assert_eq!(meta.frame_count_source, FrameCountSource::Container);
+    assert_eq!((meta.rotation_degrees, meta.rotation_source), (0, None));
+    assert_eq!(meta.size_bytes, std::fs::metadata(&clip_path)?.len());
+
+    let extraction = &outcome.extraction;
+    assert_eq!(extraction.frames, 6);
+    assert_eq!((extraction.resumed_from, extraction.extracted_this_attempt, extraction.attempt), (0, 6, 1));
+    let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&extraction.manifest).await?)?;
+    let times: Vec<f64> = manifest.frames.iter().map(|f| f.timestamp_seconds).collect();
+    assert_eq!(times, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(manifest.frames[3].object.key(), "video/three-scenes/frames/frame-000003.jpg");
+    let listed = stack.storage.list(buckets::OUTPUTS, "video/three-scenes/frames/").await?;
+    assert_eq!(listed.len(), 6, "{listed:?}");
+    let frame = image_at(&stack, &manifest.frames[2].object).await?;
+    assert_eq!(frame.dimensions(), (320, 240));
+    let [r, g, b] = frame.get_pixel(2, 2).0;
+    assert!(g > 150 && r < 90 && b < 90, "frame at 2 s shows the green scene, got {r},{g},{b}");
+
+    // Cuts at 2 s and 4 s, each found within one sampling interval.
+    let cuts: Vec<(f64, f64)> = outcome.scene_cuts.iter().map(|c| (c.previous_seconds, c.at_seconds)).collect();
+    assert_eq!(cuts.len(), 2, "{:?}", outcome.scene_cuts);
+    for ((previous, at), truth) in cuts.into_iter().zip(spec.cut_times()) {
+        assert!(previous < truth && truth <= at && at - truth <= 1.0, "cut at {truth} s reported in ({previous}, {at}]");
+    }
+
+    // Contact sheet: 5 columns of 160 px thumbnails (120 px high for 4:3), 6 frames -> 2 rows.
+    let sheet = &outcome.contact_sheet;
+    assert_eq!((sheet.columns, sheet.rows, sheet.thumb_width, sheet.thumb_height), (5, 2, 160, 120));
+    assert_eq!(image_at(&stack, &sheet.object).await?.dimensions(), (5 * 160, 2 * 120));
+    assert_eq!(sheet.frame_indices, vec![0, 1, 2, 3, 4, 5]);
+
+    let summary: VideoSummary = serde_json::from_slice(&stack.storage.get(&outcome.summary).await?)?;
+    assert_eq!(summary.metadata, outcome.metadata);
+    assert_eq!(summary.frames.len(), 6);
+    assert_eq!(summary.scene_cuts, outcome.scene_cuts);
+    assert!(summary.frames.iter().all(|f| f.histogram.len() == 32 && (f.histogram.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+    assert_eq!(summary.frames[0].scene_score, None);
+    assert!(summary.frames[1].scene_score.is_some_and(|s| s < 0.2), "same scene scores low: {:?}", summary.frames[1].scene_score);
+    assert_eq!(image_at(&stack, &summary.frames[4].thumbnail).await?.dimensions(), (160, 120));
+
+    let progress = handle.query(VideoProgressQuery, (), WorkflowQueryOptions::default()).await?;
+    assert_eq!(progress.stage, VideoStage::Completed);
+    assert_eq!((progress.frames_extracted, progress.frames_processed, progress.percent), (6, 6, 100.0));
+    check_replay(&handle, "video-completed.json").await?;
+
+    // Four frames spread evenly; a contact sheet of 4 frames in 5 columns is one row.
+    let evenly = run(&stack, request(&stack, &clip, "video/three-scenes-4", Sampling::Evenly(4))?, "video-evenly").await?;
+    assert_eq!(evenly.extraction.frames, 4);
+    assert_eq!(stack.storage.list(buckets::OUTPUTS, "video/three-scenes-4/frames/").await?.len(), 4);
+    assert_eq!(image_at(&stack, &evenly.contact_sheet.object).await?.dimensions(), (800, 120));
+
+    // A portrait clip (display matrix: 90 degrees clockwise) gives upright 240x320 frames.
+    let rotated_path = dir.path().join("portrait.mp4");
+    write_clip(&rotated_path, &spec.clone().rotated(90))?;
+    let rotated = upload(&stack, &rotated_path, "video/portrait.mp4").await?;
+    let portrait = run(&stack, request(&stack, &rotated, "video/portrait", Sampling::EveryNthFrame(50))?, "video-portrait").await?;
+    assert_eq!(portrait.metadata.rotation_degrees, 90);
+    assert_eq!(portrait.metadata.rotation_source, Some(RotationSource::DisplayMatrix));
+    assert_eq!((portrait.metadata.display_width, portrait.metadata.display_height), (240, 320));
+    assert_eq!((portrait.extraction.frames, portrait.extraction.width, portrait.extraction.height), (3, 240, 320));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_inputs_fail_without_retrying_and_name_the_object() -> anyhow::Result<()> {
+    let (stack, _worker) = start().await?;
+    let dir = tempfile::tempdir()?;
+    let mut spec = ClipSpec::three_scenes();
+    let whole = dir.path().join("whole.mp4");
+    write_clip(&whole, &spec)?;
+    let truncated = dir.path().join("truncated.mp4");
+    write_truncated_copy(&whole, &truncated, 0.5)?;
+    spec.faststart = false;
+    let index_last = dir.path().join("index-last.mp4");
+    write_clip(&index_last, &spec)?;
+    let truncated_index_last = dir.path().join("truncated-index-last.mp4");
+    write_truncated_copy(&index_last, &truncated_index_last, 0.6)?;
+    let audio = dir.path().join("tone.m4a");
+    write_audio_only(&audio, 2.0)?;
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"")?;
+
+    let cases = [
+        (&truncated, "video/bad/truncated.mp4", "truncated or damaged video"),
+        (&truncated_index_last, "video/bad/truncated-index-last.mp4", "truncated, damaged or not a video"),
+        (&audio, "video/bad/tone.m4a", "no video stream"),
+        (&empty, "video/bad/empty.mp4", "empty"),
+    ];
+    for (path, key, reason) in cases {
+        let object = upload(&stack, path, key).await?;
+        let prefix = format!("video/bad-out/{}", key.rsplit('/').next().unwrap_or(key));
+        let handle = start_run(&stack, request(&stack, &object, &prefix, Sampling::EverySeconds(1.0))?, "video-bad").await?;
+        let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("a broken input must fail");
+        let text = format!("{err:?}");
+        assert!(text.contains(&object.to_string()), "{key}: the failure must name the object: {text}");
+        assert!(text.contains(reason), "{key}: expected {reason:?} in {text}");
+        assert!(text.contains("InvalidInput"), "{key}: {text}");
+        assert!(text.contains("NonRetryableFailure"), "{key}: must not be retried: {text}");
+        assert!(stack.storage.list(buckets::OUTPUTS, &format!("{prefix}/")).await?.is_empty(), "{key}: no outputs");
+        if key.ends_with("/truncated.mp4") {
+            check_replay(&handle, "video-failed.json").await?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_extraction_resumes_from_its_heartbeat() -> anyhow::Result<()> {
+    let (stack, _worker) = start().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("resume.mp4");
+    write_clip(&path, &ClipSpec::three_scenes())?;
+    let clip = upload(&stack, &path, "video/resume.mp4").await?;
+
+    // 12 frames (every 0.5 s); attempt 1 uploads 5 of them, heartbeats, and fails.
+    let mut req = request(&stack, &clip, "video/resume", Sampling::EverySeconds(0.5))?;
+    req.fail_once_after_frames = Some(5);
+    let handle = start_run(&stack, req, "video-resume").await?;
+    let outcome = handle.get_result(WorkflowGetResultOptions::default()).await?;
+    check_replay(&handle, "video-resumed.json").await?;
+    let extraction = &outcome.extraction;
+    assert_eq!(extraction.attempt, 2, "the first attempt must have failed");
+    assert_eq!(extraction.resumed_from, 5, "attempt 2 starts after the 5 frames attempt 1 reported");
+    assert_eq!(extraction.extracted_this_attempt, 7, "attempt 2 extracts only the remaining frames");
+    assert_eq!(extraction.frames, 12);
+
+    let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&extraction.manifest).await?)?;
+    let indices: Vec<u32> = manifest.frames.iter().map(|f| f.index).collect();
+    assert_eq!(indices, (0..12).collect::<Vec<_>>());
+    // The first frame at or after each half second (25 fps: 0, 0.52, 1.0, 1.52, ...): none lost
+    // or repeated at the seam between the attempts.
+    for (frame, k) in manifest.frames.iter().zip(0..) {
+        let expected = (f64::from(k) * 0.5 * 25.0).ceil() / 25.0;
+        assert!((frame.timestamp_seconds - expected).abs() < 1e-9, "frame {k}: {} s, expected {expected} s", frame.timestamp_seconds);
+    }
+    assert_eq!(stack.storage.list(buckets::OUTPUTS, "video/resume/frames/").await?.len(), 12);
+    assert_eq!(outcome.scene_cuts.len(), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_signal_stops_the_run_and_removes_partial_outputs() -> anyhow::Result<()> {
+    let (stack, _worker) = start().await?;
+    let dir = tempfile::tempdir()?;
+    // 2 minutes at 25 fps, every frame extracted as PNG: several times longer than it takes a
+    // cancel to get through (the next heartbeat, at most every 0.8 s here).
+    let mut spec = ClipSpec::three_scenes();
+    spec.segments = [[200, 40, 40], [40, 200, 40]].into_iter().map(|color| Segment { color, frames: 1_500 }).collect();
+    let path = dir.path().join("long.mp4");
+    write_clip(&path, &spec)?;
+    let clip = upload(&stack, &path, "video/long.mp4").await?;
+    let mut req = request(&stack, &clip, "video/long", Sampling::EveryNthFrame(1))?;
+    req.frames.format = contracts::video::FrameFormat::Png;
+    req.frames.max_frames = 5_000;
+    req.activities.extract.heartbeat_ms = 1_000;
+    let handle = start_run(&stack, req, "video-cancel").await?;
+
+    // Wait until the extraction reports frames (a live progress signal), then cancel.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let progress = handle.query(VideoProgressQuery, (), WorkflowQueryOptions::default()).await?;
+        if progress.stage == VideoStage::Extracting && progress.frames_extracted > 0 {
+            assert!(progress.percent >= 5.0 && progress.percent < 85.0, "{progress:?}");
+            break progress.frames_extracted;
+        }
+        assert!(!progress.stage.is_final(), "the run ended before it could be cancelled: {progress:?}");
+        assert!(Instant::now() < deadline, "no extraction progress within 60 s: {progress:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!stack.storage.list(buckets::OUTPUTS, "video/long/frames/").await?.is_empty());
+    handle.signal(CancelVideo, "test asked to stop".to_owned(), WorkflowSignalOptions::default()).await?;
+
+    let details = match handle.get_result(WorkflowGetResultOptions::default()).await {
+        Err(temporalio_client::errors::WorkflowGetResultError::Cancelled { details }) => details.deserialize::<VideoCancelled>()?,
+        other => anyhow::bail!("expected a cancelled run, got {other:?}"),
+    };
+    assert_eq!(details.stage, VideoStage::Extracting);
+    assert_eq!(details.reason, "test asked to stop");
+    assert!(details.removed_objects >= seen, "removed {} objects, {seen} frames were reported", details.removed_objects);
+    assert!((details.removed_objects as usize) < spec.frame_count() as usize, "the extraction was stopped mid-way");
+    assert!(stack.storage.list(buckets::OUTPUTS, "video/long/").await?.is_empty(), "partial outputs remain");
+    let progress = handle.query(VideoProgressQuery, (), WorkflowQueryOptions::default()).await?;
+    assert_eq!(progress.stage, VideoStage::Cancelled);
+    check_replay(&handle, "video-cancelled.json").await?;
+    Ok(())
+}
