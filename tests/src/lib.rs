@@ -46,15 +46,26 @@ impl TestStack {
         let executable = find_temporal_executable()?;
         let dir = tempfile::tempdir()?;
         let s3 = S3Endpoint::start(&dir.path().join("s3"), 0, ACCESS_KEY, SECRET_KEY, &devstack::BUCKETS).await?;
-        let server = TemporalServer::start(TemporalServerOptions {
-            executable,
-            port: ports::free_port()?,
-            ui_port: None,
-            db_file: dir.path().join("temporal.db"),
-            namespace: namespace.to_owned(),
-            log_file: dir.path().join("temporal.log"),
-        })
-        .await?;
+        // A free port can be taken by a parallel test between the check and the server's bind:
+        // try again on another port rather than fail the test.
+        let mut attempt = 0;
+        let server = loop {
+            attempt += 1;
+            let started = TemporalServer::start(TemporalServerOptions {
+                executable: executable.clone(),
+                port: ports::free_port()?,
+                ui_port: None,
+                db_file: dir.path().join(format!("temporal-{attempt}.db")),
+                namespace: namespace.to_owned(),
+                log_file: dir.path().join("temporal.log"),
+            })
+            .await;
+            match started {
+                Ok(server) => break server,
+                Err(e) if attempt < 3 => eprintln!("dev server start attempt {attempt} failed, retrying: {e}"),
+                Err(e) => return Err(e.into()),
+            }
+        };
         let mut vars: HashMap<String, String> = [
             ("TEMPORAL_ADDRESS", server.address()),
             ("TEMPORAL_NAMESPACE", namespace.to_owned()),

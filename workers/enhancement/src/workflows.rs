@@ -1,0 +1,241 @@
+//! Workflows of the enhancement queue: [`EnhanceImageWorkflow`] (one object, with its saga)
+//! and [`EnhanceBatchWorkflow`] (every image under a prefix, as children).
+
+use contracts::ObjectRef;
+use contracts::enhancement::{
+    BatchCarried, BatchProgress, COMPENSATION_FAILED, EnhanceBatch, EnhanceBatchRequest, EnhanceBatchSummary, EnhanceImage, EnhanceImageRequest,
+    EnhanceImageResult, EnhanceObject, EnhanceObjectInput, ImageFailure, ListEnhanceable, ListRequest, MAX_REPORTED_FAILURES,
+    VerifyEnhanced, VerifyInput, WithdrawEnhanced, batch_destination, batch_overlap, success_message,
+};
+use contracts::errors;
+use fleet::failure::{self, RootCause};
+use futures::future::{LocalBoxFuture, select_all};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityCancellationType, ApplicationFailure, ChildWorkflowOptions, ContinueAsNewOptions, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
+};
+
+/// `EnhanceImage`: enhance and upload ([`EnhanceObject`]), read the upload back
+/// ([`VerifyEnhanced`]); if verification fails or the run is cancelled after the upload, the
+/// compensation [`WithdrawEnhanced`] deletes it.
+#[workflow]
+#[derive(Default)]
+pub struct EnhanceImageWorkflow;
+
+#[workflow_methods]
+impl EnhanceImageWorkflow {
+    /// Runs the saga.
+    #[run(name = EnhanceImage::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: EnhanceImageRequest) -> WorkflowResult<EnhanceImageResult> {
+        let queue = ctx.task_queue().to_owned();
+        let settings = &request.options.activities;
+
+        // Waiting for the activity to acknowledge a cancellation means an upload in flight is
+        // reported, so it can be withdrawn below.
+        let mut enhance = failure::activity_options(&settings.enhance, queue.clone());
+        enhance.cancellation_type = ActivityCancellationType::WaitCancellationCompleted;
+        let input = EnhanceObjectInput {
+            source: request.source.clone(),
+            destination: request.destination.clone(),
+            enhancer: request.options.enhancer.clone(),
+            size: request.options.size,
+        };
+        let enhanced = match ctx.execute_activity(EnhanceObject, input, enhance).await {
+            Ok(enhanced) => enhanced,
+            Err(_) if ctx.cancellation_token().is_cancelled() => return Err(WorkflowTermination::cancelled()),
+            Err(e) => return Err(e.into()),
+        };
+
+        // From here on the uploaded object is this run's to withdraw if anything fails.
+        let verified = if ctx.cancellation_token().is_cancelled() {
+            Err(Step::Cancelled)
+        } else {
+            let check = VerifyInput { object: enhanced.destination.clone(), expected_size: enhanced.output_size, policy: request.options.verify };
+            ctx.execute_activity(VerifyEnhanced, check, failure::activity_options(&settings.verify, queue.clone())).await.map_err(|e| {
+                if ctx.cancellation_token().is_cancelled() { Step::Cancelled } else { Step::Failed(e.into()) }
+            })
+        };
+        match verified {
+            Ok(verification) => {
+                Ok(EnhanceImageResult { message: success_message(&request.source, &request.destination), enhanced, verification })
+            }
+            Err(step) => {
+                // A detached token: the compensation must run even when the cause is the run's
+                // own cancellation.
+                let mut withdraw = failure::activity_options(&settings.withdraw, queue);
+                withdraw.cancellation_token = Some(WorkflowCancellationToken::new());
+                if let Err(e) = ctx.execute_activity(WithdrawEnhanced, enhanced.destination.clone(), withdraw).await {
+                    let cause = failure::activity_root_cause(&e);
+                    return Err(ApplicationFailure::builder(format!(
+                        "{}: a step after the upload failed and withdrawing the upload failed too ({}); delete it by hand",
+                        enhanced.destination, cause.message
+                    ))
+                    .type_name(COMPENSATION_FAILED.to_owned())
+                    .non_retryable(true)
+                    .build()
+                    .into());
+                }
+                Err(match step {
+                    Step::Cancelled => WorkflowTermination::cancelled(),
+                    Step::Failed(termination) => termination,
+                })
+            }
+        }
+    }
+}
+
+fn invalid_request(message: String) -> WorkflowTermination {
+    ApplicationFailure::builder(message).type_name(errors::INVALID_INPUT.to_owned()).non_retryable(true).build().into()
+}
+
+/// Why the saga stopped after the upload.
+enum Step {
+    Cancelled,
+    Failed(WorkflowTermination),
+}
+
+/// `EnhanceBatch`: lists up to `images_per_run` images, runs one [`EnhanceImage`] child per
+/// image with at most `max_concurrent` running, then continues as new until the listing is
+/// done. A failed image is recorded and the batch goes on.
+#[workflow]
+#[derive(Default)]
+pub struct EnhanceBatchWorkflow {
+    progress: BatchProgress,
+}
+
+type ChildOutcome = (ObjectRef, Result<EnhanceImageResult, RootCause>);
+
+#[workflow_methods]
+impl EnhanceBatchWorkflow {
+    /// Runs one run of the batch.
+    #[run(name = EnhanceBatch::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: EnhanceBatchRequest) -> WorkflowResult<EnhanceBatchSummary> {
+        if request.max_concurrent == 0 || request.images_per_run == 0 {
+            return Err(invalid_request(format!("{}: max_concurrent and images_per_run must be at least 1", request.source)));
+        }
+        if let Some(reason) = batch_overlap(&request.source, &request.destination) {
+            return Err(invalid_request(reason));
+        }
+        let queue = ctx.task_queue().to_owned();
+        let carried = request.carried.clone().unwrap_or_default();
+        let run = carried.runs + 1;
+        let mut totals = carried.totals.clone();
+        let mut failures = carried.failures.clone();
+        ctx.state_mut(|s| s.progress = BatchProgress { totals: totals.clone(), running: 0, run });
+
+        // This run's share of the listing.
+        let mut images = Vec::new();
+        let mut list_after = carried.list_after.clone();
+        let mut listing_done = false;
+        let list = failure::activity_options(&request.options.activities.list, queue.clone());
+        while (images.len() as u32) < request.images_per_run {
+            let wanted = (request.images_per_run - images.len() as u32).min(1000);
+            let page = ctx
+                .execute_activity(
+                    ListEnhanceable,
+                    ListRequest { location: request.source.clone(), start_after: list_after.clone(), max_keys: wanted },
+                    list.clone(),
+                )
+                .await?;
+            totals.skipped += page.skipped;
+            images.extend(page.images);
+            match page.next_after {
+                Some(next) => list_after = Some(next),
+                None => {
+                    listing_done = true;
+                    break;
+                }
+            }
+        }
+
+        // A sliding window of children; `select_all` polls in order, so replay is identical.
+        let first_index = carried.totals.images;
+        let mut pending = images.into_iter().enumerate();
+        let mut running: Vec<LocalBoxFuture<'static, ChildOutcome>> = Vec::new();
+        let mut results = Vec::new();
+        loop {
+            while running.len() < request.max_concurrent as usize {
+                let Some((i, source)) = pending.next() else { break };
+                running.push(Self::child(ctx, &request, &queue, first_index + i as u64, source));
+            }
+            ctx.state_mut(|s| s.progress = BatchProgress { totals: totals.clone(), running: running.len() as u32, run });
+            if running.is_empty() {
+                break;
+            }
+            let ((source, outcome), _, rest) = select_all(running).await;
+            running = rest;
+            totals.images += 1;
+            match outcome {
+                Ok(result) => {
+                    totals.enhanced += 1;
+                    results.push(result);
+                }
+                Err(cause) => {
+                    totals.failed += 1;
+                    if failures.len() < MAX_REPORTED_FAILURES {
+                        failures.push(ImageFailure { source, error_type: cause.error_type, message: cause.message });
+                    }
+                }
+            }
+        }
+
+        if !listing_done {
+            let next = EnhanceBatchRequest { carried: Some(BatchCarried { list_after, totals, failures, runs: run }), ..request };
+            ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+            unreachable!("continue_as_new always ends the run");
+        }
+        Ok(EnhanceBatchSummary { source: request.source, destination: request.destination, totals, failures, results, runs: run })
+    }
+
+    /// Live progress.
+    #[query(name = "progress")]
+    pub fn progress(&self, _ctx: &WorkflowContextView) -> BatchProgress {
+        self.progress.clone()
+    }
+}
+
+impl EnhanceBatchWorkflow {
+    /// Starts the child of one image and resolves to its outcome (a failure is an outcome, not
+    /// an error of the batch).
+    fn child(
+        ctx: &WorkflowContext<Self>,
+        request: &EnhanceBatchRequest,
+        queue: &str,
+        index: u64,
+        source: ObjectRef,
+    ) -> LocalBoxFuture<'static, ChildOutcome> {
+        let destination = match batch_destination(&source, &request.source, &request.destination) {
+            Ok(destination) => destination,
+            Err(e) => {
+                let cause = RootCause { error_type: Some(errors::INVALID_INPUT.to_owned()), message: format!("{source}: no valid destination key: {e}") };
+                return Box::pin(std::future::ready((source, Err(cause))));
+            }
+        };
+        let child = EnhanceImageRequest { source: source.clone(), destination, options: request.options.clone() };
+        let options = ChildWorkflowOptions::builder()
+            .workflow_id(format!("{}/{index}", ctx.workflow_id()))
+            .task_queue(queue.to_owned())
+            .static_summary(source.to_string())
+            .build();
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            let outcome = match ctx.start_child_workflow(EnhanceImage, child, options).await {
+                Ok(started) => started.result().await.map_err(|e| failure::child_root_cause(&e)),
+                Err(e) => Err(RootCause { error_type: None, message: format!("{source}: the child workflow did not start: {e}") }),
+            };
+            (source, outcome)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implement_their_contracts() {
+        assert!(contracts::implements_workflow(&EnhanceImageWorkflow::run, &EnhanceImage));
+        assert!(contracts::implements_workflow(&EnhanceBatchWorkflow::run, &EnhanceBatch));
+    }
+}

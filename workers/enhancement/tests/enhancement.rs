@@ -1,0 +1,543 @@
+//! The enhancement pipeline end to end: a real Temporal dev server, a real S3 endpoint, the
+//! enhancement worker in process, and, for the OpenAI path, an images edit API served by this
+//! test over HTTP (it parses the multipart request the worker sends and answers like the real
+//! API: base64 images, or error bodies with the status codes OpenAI uses).
+
+use base64::Engine;
+use bytes::Bytes;
+use contracts::enhancement::{
+    BatchProgress, EnhanceBatch, EnhanceBatchProgress, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, Enhancer,
+    EnhancementActivities, LocalParams, OpenAiParams, TargetSize, VerifyPolicy,
+};
+use contracts::object::PrefixRef;
+use contracts::settings::ActivitySettings;
+use contracts::{ObjectRef, Queue, buckets};
+use fleet::RunningWorker;
+use fleet_tests::{TestStack, unique_id};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use image::DynamicImage;
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use temporalio_client::{WorkflowCancelOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+
+/// The key the worker is given; it must reach the API's Authorization header and nothing else.
+const TEST_KEY: &str = "sk-test-MARKER-4242";
+
+// ---------------------------------------------------------------------------------------------
+// An images edit API in the test process.
+
+/// What the test API answers to the next request.
+#[derive(Clone)]
+enum Reply {
+    /// 200 with the received image inverted, at twice its size, as `b64_json`.
+    Edited,
+    /// An error status with an OpenAI-style error body.
+    Error(u16, serde_json::Value),
+    /// Never answers (until the client goes away).
+    Stall,
+}
+
+/// One request as the API saw it.
+#[derive(Debug, Clone)]
+struct SeenRequest {
+    path: String,
+    authorization: String,
+    fields: HashMap<String, String>,
+    image_file_name: Option<String>,
+    image_content_type: Option<String>,
+    image: Option<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct ApiState {
+    seen: Mutex<Vec<SeenRequest>>,
+    script: Mutex<VecDeque<Reply>>,
+}
+
+struct ImagesApi {
+    base_url: String,
+    state: Arc<ApiState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl ImagesApi {
+    /// Serves on a free port; `script` is answered in order, then [`Reply::Edited`].
+    async fn start(script: Vec<Reply>) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}/v1", listener.local_addr()?);
+        let state = Arc::new(ApiState { seen: Mutex::default(), script: Mutex::new(script.into()) });
+        let shared = state.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| answer(state.clone(), request));
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        Ok(Self { base_url, state, server })
+    }
+
+    fn seen(&self) -> Vec<SeenRequest> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ImagesApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn answer(state: Arc<ApiState>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (path, authorization, content_type) = (request.uri().path().to_owned(), header("authorization"), header("content-type"));
+    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut seen = SeenRequest { path, authorization, fields: HashMap::new(), image_file_name: None, image_content_type: None, image: None };
+    if let Ok(boundary) = multer::parse_boundary(&content_type) {
+        let mut multipart = multer::Multipart::new(futures_util::stream::once(async move { Ok::<_, Infallible>(body) }), boundary);
+        while let Ok(Some(field)) = multipart.next_field().await {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "image" {
+                seen.image_file_name = field.file_name().map(str::to_owned);
+                seen.image_content_type = field.content_type().map(|m| m.to_string());
+                seen.image = field.bytes().await.ok().map(|b| b.to_vec());
+            } else if let Ok(text) = field.text().await {
+                seen.fields.insert(name, text);
+            }
+        }
+    }
+    let image = seen.image.clone();
+    state.seen.lock().unwrap().push(seen);
+    let reply = state.script.lock().unwrap().pop_front().unwrap_or(Reply::Edited);
+    let (status, json) = match reply {
+        Reply::Edited => match image.as_deref().map(image::load_from_memory) {
+            Some(Ok(received)) => {
+                let mut inverted = received.resize_exact(received.width() * 2, received.height() * 2, image::imageops::FilterType::Triangle);
+                inverted.invert();
+                let mut png = std::io::Cursor::new(Vec::new());
+                inverted.write_to(&mut png, image::ImageFormat::Png).expect("encode");
+                let b64 = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
+                (200, serde_json::json!({"created": 1_764_000_000, "data": [{"b64_json": b64}]}))
+            }
+            _ => (400, serde_json::json!({"error": {"message": "Invalid file 'image': not a PNG", "type": "invalid_request_error", "param": "image", "code": null}})),
+        },
+        Reply::Error(status, json) => (status, json),
+        Reply::Stall => {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            (500, serde_json::json!({}))
+        }
+    };
+    let response = Response::builder().status(status).header("content-type", "application/json").body(Full::new(Bytes::from(json.to_string())));
+    Ok(response.expect("response"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// A stack, an enhancement worker, and the directory its temporary files go under.
+struct Harness {
+    stack: TestStack,
+    scratch: tempfile::TempDir,
+    _worker: RunningWorker,
+}
+
+async fn harness(api: Option<&ImagesApi>) -> anyhow::Result<Harness> {
+    let scratch = tempfile::tempdir()?;
+    let scratch_path = scratch.path().display().to_string();
+    let mut extra = vec![("ENHANCEMENT_TEMP_DIR", scratch_path.as_str()), ("OPENAI_API_KEY", TEST_KEY)];
+    if let Some(api) = api {
+        extra.push(("OPENAI_BASE_URL", api.base_url.as_str()));
+    }
+    let stack = TestStack::start_in("default", &extra).await?;
+    let worker = stack.worker(Queue::Enhancement, enhancement::register)?;
+    Ok(Harness { stack, scratch, _worker: worker })
+}
+
+impl Harness {
+    async fn upload(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectRef> {
+        let object = ObjectRef::new(buckets::INPUTS, key)?;
+        self.stack.storage.put(&object, bytes, "application/octet-stream").await?;
+        Ok(object)
+    }
+
+    async fn start(&self, request: EnhanceImageRequest) -> anyhow::Result<temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>> {
+        let options = WorkflowStartOptions::new(self.stack.queue(Queue::Enhancement), unique_id("enhance")).build();
+        Ok(self.stack.client.start_workflow(EnhanceImage, request, options).await?)
+    }
+
+    /// Names left under the temporary root.
+    fn scratch_entries(&self) -> Vec<String> {
+        entries(self.scratch.path())
+    }
+
+    /// Waits (with a deadline) for the temporary root to be empty, and says what is left if not.
+    async fn assert_scratch_empty(&self, after: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self.scratch_entries().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(self.scratch_entries().is_empty(), "temporary files left after {after}: {:?}", self.scratch_entries());
+    }
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+}
+
+fn request(source: &ObjectRef, destination_key: &str, enhancer: Enhancer) -> anyhow::Result<EnhanceImageRequest> {
+    let mut activities = EnhancementActivities::default();
+    // Quick retries so the tests that retry stay short.
+    for settings in [&mut activities.enhance, &mut activities.verify, &mut activities.withdraw] {
+        settings.retry.initial_interval_ms = 200;
+        settings.retry.maximum_interval_ms = 1_000;
+    }
+    Ok(EnhanceImageRequest {
+        source: source.clone(),
+        destination: ObjectRef::new(buckets::OUTPUTS, destination_key)?,
+        options: EnhanceOptions { enhancer, activities, ..EnhanceOptions::default() },
+    })
+}
+
+/// Spread between the 1st and 99th percentile of the luminance, computed here independently of
+/// the worker's own measure.
+fn luminance_spread(image: &DynamicImage) -> u32 {
+    let mut values: Vec<u8> = image.to_luma8().into_raw();
+    values.sort_unstable();
+    let at = |pct: f64| values[((values.len() - 1) as f64 * pct).round() as usize] as u32;
+    at(0.99) - at(0.01)
+}
+
+fn openai(prompt: &str, size: &str) -> Enhancer {
+    Enhancer::Openai(OpenAiParams { model: "gpt-image-2".into(), prompt: prompt.into(), size: size.into() })
+}
+
+async fn history_activities(handle: &temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>) -> anyhow::Result<Vec<(String, String, u32)>> {
+    // (event, activity type or "", attempt) for the activity events of the run.
+    let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
+    let mut scheduled: HashMap<i64, String> = HashMap::new();
+    let mut out = Vec::new();
+    for event in events {
+        match event.attributes {
+            Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
+                let name = a.activity_type.map(|t| t.name).unwrap_or_default();
+                scheduled.insert(event.event_id, name.clone());
+                out.push(("scheduled".to_owned(), name, 0));
+            }
+            Some(Attributes::ActivityTaskStartedEventAttributes(a)) => {
+                out.push(("started".to_owned(), scheduled.get(&a.scheduled_event_id).cloned().unwrap_or_default(), a.attempt as u32));
+            }
+            Some(Attributes::ActivityTaskCompletedEventAttributes(a)) => {
+                out.push(("completed".to_owned(), scheduled.get(&a.scheduled_event_id).cloned().unwrap_or_default(), 0));
+            }
+            Some(Attributes::ActivityTaskFailedEventAttributes(a)) => {
+                out.push(("failed".to_owned(), scheduled.get(&a.scheduled_event_id).cloned().unwrap_or_default(), 0));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_enhancer_widens_a_low_contrast_image_and_resizes_it() -> anyhow::Result<()> {
+    let h = harness(None).await?;
+    let input = samples::enhancement::low_contrast_png(320, 240)?;
+    let source = h.upload("enhance/low-contrast.png", input.clone()).await?;
+    let mut req = request(&source, "enhanced/low-contrast.png", Enhancer::Local(LocalParams::default()))?;
+    req.options.size = TargetSize { width: Some(640), height: Some(480) };
+
+    let result = h.start(req.clone()).await?.get_result(WorkflowGetResultOptions::default()).await?;
+
+    assert_eq!(result.message, "Successfully processed image: s3://fleet-inputs/enhance/low-contrast.png -> s3://fleet-outputs/enhanced/low-contrast.png");
+    let written = h.stack.storage.get(&req.destination).await?;
+    assert_ne!(written.as_ref(), input.as_slice(), "the output differs from the input");
+    let before = image::load_from_memory(&input)?;
+    let after = image::load_from_memory(&written)?;
+    assert_eq!((after.width(), after.height()), (640, 480), "the configured size");
+    let (spread_before, spread_after) = (luminance_spread(&before), luminance_spread(&after));
+    assert!(spread_before < 60, "the sample is low-contrast: {spread_before}");
+    assert!(spread_after >= spread_before + 120, "histogram widened: {spread_before} -> {spread_after}");
+    assert_eq!(result.enhanced.output_size.width, 640);
+    assert_eq!(result.verification.bytes, written.len() as u64);
+    assert_eq!(result.enhanced.enhancer, "local");
+    h.assert_scratch_empty("a success").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_edit_goes_through_the_images_api() -> anyhow::Result<()> {
+    let api = ImagesApi::start(vec![]).await?;
+    let h = harness(Some(&api)).await?;
+    let input = samples::enhancement::low_contrast_png(300, 200)?;
+    let source = h.upload("enhance/for-openai.png", input.clone()).await?;
+    let req = request(&source, "enhanced/for-openai.jpg", openai("Make this aerial photo crisp", "512x512"))?;
+
+    let result = h.start(req.clone()).await?.get_result(WorkflowGetResultOptions::default()).await?;
+
+    let seen = api.seen();
+    assert_eq!(seen.len(), 1, "one request");
+    let sent = &seen[0];
+    assert_eq!(sent.path, "/v1/images/edits");
+    assert_eq!(sent.authorization, format!("Bearer {TEST_KEY}"));
+    assert_eq!(sent.fields.get("model").map(String::as_str), Some("gpt-image-2"));
+    assert_eq!(sent.fields.get("prompt").map(String::as_str), Some("Make this aerial photo crisp"));
+    assert_eq!(sent.fields.get("size").map(String::as_str), Some("512x512"));
+    assert_eq!(sent.image_content_type.as_deref(), Some("image/png"));
+    assert_eq!(sent.image_file_name.as_deref(), Some("image.png"));
+    let uploaded = image::load_from_memory_with_format(sent.image.as_deref().expect("an image part"), image::ImageFormat::Png)?;
+    assert_eq!(uploaded.width(), uploaded.height(), "a square PNG");
+    assert!(sent.image.as_ref().unwrap().len() < 4 * 1024 * 1024);
+
+    // The answer (the canvas inverted) was cropped back to the source's frame and size.
+    let written = image::load_from_memory(&h.stack.storage.get(&req.destination).await?)?.to_rgb8();
+    assert_eq!((written.width(), written.height()), (300, 200));
+    let source_pixels = image::load_from_memory(&input)?.to_rgb8();
+    let mean_error: f64 = written
+        .pixels()
+        .zip(source_pixels.pixels())
+        .map(|(out, src)| (0..3).map(|c| (out.0[c] as f64 - (255.0 - src.0[c] as f64)).abs()).sum::<f64>() / 3.0)
+        .sum::<f64>()
+        / (300.0 * 200.0);
+    assert!(mean_error < 12.0, "the output is the API's answer in the source's frame (mean error {mean_error:.1})");
+    assert!(result.enhanced.enhancer.starts_with("openai:gpt-image-2"));
+    h.assert_scratch_empty("an OpenAI success").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_bad_request_fails_at_once_with_the_api_message() -> anyhow::Result<()> {
+    let refusal = "Your request was rejected as a result of our safety system.";
+    let api = ImagesApi::start(vec![Reply::Error(
+        400,
+        serde_json::json!({"error": {"message": refusal, "type": "image_generation_user_error", "param": null, "code": "moderation_blocked"}}),
+    )])
+    .await?;
+    let h = harness(Some(&api)).await?;
+    let source = h.upload("enhance/refused.png", samples::enhancement::low_contrast_png(64, 64)?).await?;
+    let req = request(&source, "enhanced/refused.png", openai("anything", "1024x1024"))?;
+
+    let err = h.start(req.clone()).await?.get_result(WorkflowGetResultOptions::default()).await.expect_err("must fail");
+
+    let text = format!("{err:?}");
+    assert!(text.contains(refusal), "the API's message: {text}");
+    assert!(text.contains("Rejected"), "{text}");
+    assert!(text.contains("NonRetryableFailure"), "not retried: {text}");
+    assert!(text.contains("s3://fleet-inputs/enhance/refused.png"), "names the input: {text}");
+    assert!(!text.contains(TEST_KEY), "the key never appears in an error");
+    assert_eq!(api.seen().len(), 1, "a 400 is not retried");
+    assert_eq!(h.stack.storage.size(&req.destination).await?, None, "nothing uploaded");
+    h.assert_scratch_empty("a failure").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_rate_limit_is_retried_by_temporal() -> anyhow::Result<()> {
+    let api = ImagesApi::start(vec![Reply::Error(
+        429,
+        serde_json::json!({"error": {"message": "Rate limit reached for images per minute", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}),
+    )])
+    .await?;
+    let h = harness(Some(&api)).await?;
+    let source = h.upload("enhance/throttled.png", samples::enhancement::low_contrast_png(96, 64)?).await?;
+    let req = request(&source, "enhanced/throttled.png", openai("enhance", "256x256"))?;
+
+    let handle = h.start(req.clone()).await?;
+    let result = handle.get_result(WorkflowGetResultOptions::default()).await?;
+
+    assert_eq!(api.seen().len(), 2, "the 429, then the request that succeeded");
+    assert!(result.message.starts_with("Successfully processed image:"));
+    let events = history_activities(&handle).await?;
+    let started = events.iter().find(|(e, name, _)| e == "started" && name == "EnhanceObject").expect("EnhanceObject started");
+    assert_eq!(started.2, 2, "the success was Temporal's second attempt: {events:?}");
+    assert!(h.stack.storage.size(&req.destination).await?.is_some());
+    h.assert_scratch_empty("a retried success").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_source_fails_without_retrying_and_names_the_key() -> anyhow::Result<()> {
+    let h = harness(None).await?;
+    let source = ObjectRef::new(buckets::INPUTS, "enhance/does-not-exist.png")?;
+    let req = request(&source, "enhanced/does-not-exist.png", Enhancer::default())?;
+
+    let handle = h.start(req).await?;
+    let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("must fail");
+
+    let text = format!("{err:?}");
+    assert!(text.contains("s3://fleet-inputs/enhance/does-not-exist.png"), "{text}");
+    assert!(text.contains("NotFound"), "{text}");
+    assert!(text.contains("NonRetryableFailure"), "{text}");
+    let events = history_activities(&handle).await?;
+    assert!(!events.iter().any(|(e, name, _)| e == "scheduled" && name == "WithdrawEnhanced"), "nothing was uploaded, nothing to withdraw");
+    h.assert_scratch_empty("a failed download").await;
+
+    // Writing over the source is refused up front: a withdrawn result would delete the original.
+    let original = h.upload("enhance/original.png", samples::enhancement::low_contrast_png(32, 32)?).await?;
+    let mut in_place = request(&original, "unused.png", Enhancer::default())?;
+    in_place.destination = original.clone();
+    let err = h.start(in_place).await?.get_result(WorkflowGetResultOptions::default()).await.expect_err("must fail");
+    let text = format!("{err:?}");
+    assert!(text.contains("is the source itself") && text.contains("InvalidInput"), "{text}");
+    assert!(h.stack.storage.size(&original).await?.is_some(), "the original is untouched");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_verification_withdraws_the_upload() -> anyhow::Result<()> {
+    let h = harness(None).await?;
+    // A flat image has no contrast to recover: the upload happens, then the quality gate fails.
+    let source = h.upload("enhance/flat.png", samples::enhancement::flat_png(64, 48)?).await?;
+    let mut req = request(&source, "enhanced/flat.png", Enhancer::default())?;
+    req.options.verify = VerifyPolicy { min_contrast_spread: 10 };
+
+    let handle = h.start(req.clone()).await?;
+    let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("must fail");
+
+    let text = format!("{err:?}");
+    assert!(text.contains("contrast spread 0 is below the required 10"), "{text}");
+    assert!(text.contains("s3://fleet-outputs/enhanced/flat.png"), "{text}");
+    assert_eq!(h.stack.storage.size(&req.destination).await?, None, "the upload was withdrawn");
+    let events = history_activities(&handle).await?;
+    let names: Vec<(&str, &str)> = events.iter().map(|(e, n, _)| (e.as_str(), n.as_str())).collect();
+    assert!(names.contains(&("completed", "EnhanceObject")), "{names:?}");
+    assert!(names.contains(&("failed", "VerifyEnhanced")), "{names:?}");
+    assert!(names.contains(&("completed", "WithdrawEnhanced")), "the compensation is in the history: {names:?}");
+    h.assert_scratch_empty("a withdrawn run").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancellation_removes_temporary_files() -> anyhow::Result<()> {
+    let api = ImagesApi::start(vec![Reply::Stall]).await?;
+    let h = harness(Some(&api)).await?;
+    let source = h.upload("enhance/slow.png", samples::enhancement::low_contrast_png(128, 96)?).await?;
+    let mut req = request(&source, "enhanced/slow.png", openai("enhance", "256x256"))?;
+    req.options.activities.enhance = ActivitySettings::with_timeout(Duration::from_secs(120)).heartbeat(Duration::from_secs(2));
+
+    let handle = h.start(req.clone()).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while api.seen().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the worker never called the API");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.scratch_entries().len(), 1, "the activity's temporary directory exists while it works");
+    handle.cancel(WorkflowCancelOptions::default()).await?;
+    let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("cancelled");
+
+    assert!(format!("{err:?}").to_lowercase().contains("cancel"), "{err:?}");
+    h.assert_scratch_empty("a cancellation").await;
+    assert_eq!(h.stack.storage.size(&req.destination).await?, None);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_enhances_every_image_under_a_prefix() -> anyhow::Result<()> {
+    let h = harness(None).await?;
+    h.upload("batch/a.png", samples::enhancement::low_contrast_png(96, 64)?).await?;
+    h.upload("batch/b.jpg", samples::enhancement::low_contrast_jpeg(96, 64)?).await?;
+    h.upload("batch/broken.jpg", samples::navad::truncated_jpeg(96, 64)?).await?;
+    h.upload("batch/nested/c.png", samples::enhancement::low_contrast_png(80, 80)?).await?;
+    h.upload("batch/notes.txt", b"not an image".to_vec()).await?;
+    let mut activities = EnhancementActivities::default();
+    activities.enhance.retry.initial_interval_ms = 200;
+    let request = EnhanceBatchRequest {
+        source: "s3://fleet-inputs/batch/".parse::<PrefixRef>()?,
+        destination: "s3://fleet-outputs/batch-enhanced/".parse::<PrefixRef>()?,
+        options: EnhanceOptions { size: TargetSize { width: Some(128), height: None }, activities, ..EnhanceOptions::default() },
+        max_concurrent: 2,
+        images_per_run: 2,
+        carried: None,
+    };
+    let workflow_id = unique_id("enhance-batch");
+    let handle = h
+        .stack
+        .client
+        .start_workflow(EnhanceBatch, request, WorkflowStartOptions::new(h.stack.queue(Queue::Enhancement), workflow_id.clone()).build())
+        .await?;
+    let summary = handle.get_result(WorkflowGetResultOptions::default()).await?;
+
+    assert_eq!(summary.totals.images, 4, "{summary:?}");
+    assert_eq!(summary.totals.enhanced, 3);
+    assert_eq!(summary.totals.failed, 1);
+    assert_eq!(summary.totals.skipped, 1, "notes.txt");
+    assert!(summary.runs >= 2, "continued as new: {} runs", summary.runs);
+    assert_eq!(summary.failures.len(), 1);
+    let failure = &summary.failures[0];
+    assert_eq!(failure.source.key(), "batch/broken.jpg");
+    assert_eq!(failure.error_type.as_deref(), Some("InvalidInput"));
+    assert!(failure.message.contains("s3://fleet-inputs/batch/broken.jpg"), "{}", failure.message);
+    for key in ["batch-enhanced/a.png", "batch-enhanced/b.jpg", "batch-enhanced/nested/c.png"] {
+        let written = h.stack.storage.get(&ObjectRef::new(buckets::OUTPUTS, key)?).await?;
+        assert_eq!(image::load_from_memory(&written)?.width(), 128, "{key}");
+    }
+    assert_eq!(h.stack.storage.size(&ObjectRef::new(buckets::OUTPUTS, "batch-enhanced/broken.jpg")?).await?, None);
+
+    let latest = h.stack.client.get_workflow_handle::<EnhanceBatch>(workflow_id);
+    let progress: BatchProgress = latest.query(EnhanceBatchProgress, (), WorkflowQueryOptions::default()).await?;
+    assert_eq!(progress.totals, summary.totals, "the progress query reports the same totals");
+    h.assert_scratch_empty("a batch").await;
+    Ok(())
+}
+
+/// Records the histories `tests/replay.rs` replays: a withdrawn `EnhanceImage` (the saga), a
+/// batch of two runs, and two of its children (enhanced, failed). Re-record after an intended
+/// change to the workflows' commands:
+/// `cargo test -p enhancement --test enhancement -- --ignored record_replay_histories`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes the replay fixtures into the source tree"]
+async fn record_replay_histories() -> anyhow::Result<()> {
+    let h = harness(None).await?;
+    let flat = h.upload("replay/flat.png", samples::enhancement::flat_png(32, 32)?).await?;
+    let mut saga = request(&flat, "replay-out/flat.png", Enhancer::default())?;
+    saga.options.verify = VerifyPolicy { min_contrast_spread: 10 };
+    let withdrawn = h.start(saga).await?;
+    withdrawn.get_result(WorkflowGetResultOptions::default()).await.expect_err("the quality gate fails");
+
+    h.upload("replay/batch/a.png", samples::enhancement::low_contrast_png(48, 32)?).await?;
+    h.upload("replay/batch/b.png", samples::enhancement::low_contrast_png(48, 32)?).await?;
+    h.upload("replay/batch/c-broken.jpg", samples::navad::truncated_jpeg(64, 48)?).await?;
+    let batch = EnhanceBatchRequest {
+        source: "s3://fleet-inputs/replay/batch/".parse()?,
+        destination: "s3://fleet-outputs/replay-out/batch/".parse()?,
+        options: EnhanceOptions::default(),
+        max_concurrent: 2,
+        images_per_run: 2,
+        carried: None,
+    };
+    let batch_id = "replay-fixture-batch";
+    let first = h
+        .stack
+        .client
+        .start_workflow(EnhanceBatch, batch, WorkflowStartOptions::new(h.stack.queue(Queue::Enhancement), batch_id).build())
+        .await?;
+    let summary = first.get_result(WorkflowGetResultOptions::default()).await?;
+    assert_eq!((summary.runs, summary.totals.enhanced, summary.totals.failed), (2, 2, 1), "{summary:?}");
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
+    std::fs::create_dir_all(&dir)?;
+    let client = &h.stack.client;
+    let histories = [
+        ("enhance-image-withdrawn.json", withdrawn.fetch_history(Default::default())),
+        ("enhance-batch-run-1.json", first.fetch_history(Default::default())),
+        ("enhance-batch-run-2.json", client.get_workflow_handle::<EnhanceBatch>(batch_id).fetch_history(Default::default())),
+        ("enhance-image-enhanced.json", client.get_workflow_handle::<EnhanceImage>(format!("{batch_id}/0")).fetch_history(Default::default())),
+        ("enhance-image-failed.json", client.get_workflow_handle::<EnhanceImage>(format!("{batch_id}/2")).fetch_history(Default::default())),
+    ];
+    for (file, history) in histories {
+        let json: serde_json::Value = serde_json::from_slice(&history.to_json().await?)?;
+        std::fs::write(dir.join(file), serde_json::to_vec_pretty(&json)?)?;
+        println!("wrote {}", dir.join(file).display());
+    }
+    Ok(())
+}
