@@ -3,6 +3,7 @@
 //! workflows, showing progress and printing results with their Web UI links.
 
 mod commands;
+mod progress;
 mod stack_args;
 
 use clap::{Parser, Subcommand};

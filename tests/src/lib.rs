@@ -2,6 +2,8 @@
 //! executable) and a real S3 endpoint, each on free ports in a temporary directory, plus
 //! in-process workers. No fakes: workflows and objects go over gRPC and HTTP.
 
+pub mod replay;
+
 use anyhow::Context;
 use contracts::Queue;
 use devstack::{S3Endpoint, TemporalServer, TemporalServerOptions, WorkerProcess, find_temporal_executable, ports};

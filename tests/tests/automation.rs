@@ -406,8 +406,7 @@ async fn record_replay_histories() -> anyhow::Result<()> {
         ("image-pipeline-error.json", children(2, "corrupt.jpg").fetch_history(Default::default())),
     ];
     for (file, history) in histories {
-        let json: serde_json::Value = serde_json::from_slice(&history.to_json().await?)?;
-        std::fs::write(dir.join(file), serde_json::to_vec_pretty(&json)?)?;
+        fleet_tests::replay::save(&dir.join(file), history.into_events().await?)?;
         println!("wrote {}", dir.join(file).display());
     }
     Ok(())

@@ -18,10 +18,11 @@ use contracts::object::{PrefixRef, validate_bucket};
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress;
+use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Duration;
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::{Client, WorkflowStartOptions};
 
 #[derive(Args, Debug)]
 pub struct AutomationArgs {
@@ -237,27 +238,9 @@ async fn start(config: &FleetConfig, client: &Client, request: AutomationRequest
 /// Waits for the batch's result (across continue-as-new), showing a progress bar fed by the
 /// `progress` query every 500 ms when `show` is set.
 async fn wait_with_progress(client: &Client, workflow_id: &str, show: bool) -> anyhow::Result<AutomationSummary> {
-    // A handle without a run id follows the chain of runs: queries reach the current run and
-    // the result is the last run's.
     let handle = client.get_workflow_handle::<AutomationPipeline>(workflow_id);
-    let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images  {msg}")?);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    let result = handle.get_result(WorkflowGetResultOptions::default());
-    tokio::pin!(result);
-    let mut ticker = tokio::time::interval(Duration::from_millis(500));
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut result => break outcome,
-            _ = ticker.tick() => {
-                // Between two runs (continue-as-new) the query can fail for a moment: the bar
-                // keeps its last state and the next tick asks again.
-                if let Ok(progress) = handle.query(AutomationProgressQuery, (), WorkflowQueryOptions::default()).await {
-                    show_progress(&bar, &progress);
-                }
-            }
-        }
-    };
+    let bar = progress::bar(show, 0, "{pos}/{len} images")?;
+    let outcome = progress::follow(&handle, AutomationProgressQuery, Duration::from_millis(500), |p| show_progress(&bar, p), None).await?;
     bar.finish_and_clear();
     outcome.with_context(|| format!("workflow {workflow_id} failed"))
 }

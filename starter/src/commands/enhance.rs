@@ -20,11 +20,12 @@ use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress;
+use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Duration;
 use temporalio_client::errors::WorkflowGetResultError;
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
 
 #[derive(Args, Debug)]
 pub struct EnhanceArgs {
@@ -288,25 +289,9 @@ async fn run_batch(
 
 /// Waits for the batch (across continue-as-new) with a progress bar.
 async fn follow_batch(client: &Client, workflow_id: &str, total: u64) -> anyhow::Result<EnhanceBatchSummary> {
-    // No run id: the handle follows the batch to its latest run.
     let handle = client.get_workflow_handle::<EnhanceBatch>(workflow_id);
-    let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images  {msg}")?);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    let result = handle.get_result(WorkflowGetResultOptions::default());
-    tokio::pin!(result);
-    let mut ticker = tokio::time::interval(Duration::from_millis(500));
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut result => break outcome,
-            _ = ticker.tick() => {
-                // Between two runs the query can fail for a moment; the next tick catches up.
-                if let Ok(progress) = handle.query(EnhanceBatchProgress, (), WorkflowQueryOptions::default()).await {
-                    show_progress(&bar, &progress);
-                }
-            }
-        }
-    };
+    let bar = progress::bar(true, total, "{pos}/{len} images")?;
+    let outcome = progress::follow(&handle, EnhanceBatchProgress, Duration::from_millis(500), |p| show_progress(&bar, p), None).await?;
     let summary = outcome.map_err(|e| explain("the batch failed", e))?;
     bar.set_position(summary.totals.images);
     bar.finish_with_message(format!("{} enhanced, {} failed", summary.totals.enhanced, summary.totals.failed));

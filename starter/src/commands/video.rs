@@ -18,11 +18,12 @@ use contracts::video::{
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress;
+use indicatif::ProgressBar;
 use std::time::Duration;
 use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{
-    Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, WorkflowHandle, WorkflowSignalOptions, WorkflowStartOptions,
 };
 
 #[derive(Args, Debug)]
@@ -208,32 +209,17 @@ enum Finished {
 /// Waits for the result, drawing a progress bar from the `progress` query every 300 ms. The
 /// first Ctrl-C sends the `cancel` signal and keeps waiting for the run to clean up.
 async fn wait_with_progress(handle: &WorkflowHandle<Client, VideoPipeline>, show: bool) -> anyhow::Result<Finished> {
-    let bar = if show { ProgressBar::new(100) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos:>3}%  {msg}")?);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    let result = handle.get_result(WorkflowGetResultOptions::default());
-    tokio::pin!(result);
-    let mut ticker = tokio::time::interval(Duration::from_millis(300));
-    let mut cancel_sent = false;
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut result => break outcome,
-            _ = ticker.tick() => {
-                // A query can fail for a moment while the worker restarts: keep the last state.
-                if let Ok(progress) = handle.query(VideoProgressQuery, (), WorkflowQueryOptions::default()).await {
-                    show_progress(&bar, &progress);
-                }
-            }
-            _ = tokio::signal::ctrl_c(), if !cancel_sent => {
-                cancel_sent = true;
-                bar.println("Ctrl-C: asking the run to cancel and remove its partial outputs ...");
-                handle
-                    .signal(CancelVideo, "cancelled from the starter (Ctrl-C)".to_owned(), WorkflowSignalOptions::default())
-                    .await
-                    .context("sending the cancel signal")?;
-            }
-        }
-    };
+    let bar = progress::bar(show, 100, "{pos:>3}%")?;
+    let cancel: progress::OnInterrupt<'_> = Box::new(|| {
+        Box::pin(async {
+            bar.println("Ctrl-C: asking the run to cancel and remove its partial outputs ...");
+            handle
+                .signal(CancelVideo, "cancelled from the starter (Ctrl-C)".to_owned(), WorkflowSignalOptions::default())
+                .await
+                .context("sending the cancel signal")
+        })
+    });
+    let outcome = progress::follow(handle, VideoProgressQuery, Duration::from_millis(300), |p| show_progress(&bar, p), Some(cancel)).await?;
     bar.finish_and_clear();
     match outcome {
         Ok(outcome) => Ok(Finished::Completed(Box::new(outcome))),

@@ -8,16 +8,15 @@ use contracts::video::{
     VideoPipeline, VideoProgressQuery, VideoRequest, VideoStage, VideoSummary,
 };
 use contracts::{ObjectRef, Queue, buckets};
-use fleet_tests::{TestStack, unique_id};
+use fleet_tests::{TestStack, replay, unique_id};
 use samples::video::{ClipSpec, Segment, write_audio_only, write_clip, write_truncated_copy};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use temporalio_client::{
-    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowHistory, WorkflowQueryOptions,
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
     WorkflowSignalOptions, WorkflowStartOptions,
 };
-use temporalio_common::protos::temporal::api::history::v1::{History, history_event::Attributes};
-use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_common::protos::temporal::api::history::v1::History;
 use video::workflows::VideoPipelineWorkflow;
 
 async fn start() -> anyhow::Result<(TestStack, fleet::RunningWorker)> {
@@ -65,26 +64,16 @@ async fn run(stack: &TestStack, request: VideoRequest, id: &str) -> anyhow::Resu
 /// the select between an activity and the cancel condition included) and, when
 /// `VIDEO_RECORD_HISTORIES` is set, saves it under `tests/histories/` for `tests/replay.rs`.
 async fn check_replay(handle: &WorkflowHandle<Client, VideoPipeline>, fixture: &str) -> anyhow::Result<()> {
-    let history = History { events: handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await? };
+    let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
     if std::env::var_os("VIDEO_RECORD_HISTORIES").is_some() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
-        std::fs::create_dir_all(&dir)?;
-        let json: serde_json::Value = serde_json::to_value(&history)?;
-        std::fs::write(dir.join(fixture), serde_json::to_vec_pretty(&json)?)?;
+        replay::save(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories").join(fixture), events.clone())?;
     }
-    let options = WorkflowReplayerOptions::new()
-        .task_queue(handle_queue(&history))
-        .register_workflow::<VideoPipelineWorkflow>()?
-        .build();
-    WorkflowReplayer::new(options)?.replay_workflow(WorkflowHistory::from(history)).await?;
+    replay::replay(History { events }, |options| {
+        options.register_workflow::<VideoPipelineWorkflow>()?;
+        Ok(())
+    })
+    .await?;
     Ok(())
-}
-
-fn handle_queue(history: &History) -> String {
-    match history.events.first().and_then(|e| e.attributes.as_ref()) {
-        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default(),
-        _ => String::new(),
-    }
 }
 
 async fn image_at(stack: &TestStack, object: &ObjectRef) -> anyhow::Result<image::RgbImage> {
