@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The benchmark in one command: installs what is missing (system packages and the temporal CLI
+# through scripts/setup.sh, the Python peer into bench/.venv), builds the harness and the worker
+# binaries of the navad path in release mode, and runs every section. Arguments go to the
+# harness: `bench/run.sh --quick`, `bench/run.sh --sections kernel,video`, `bench/run.sh --help`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+venv=bench/.venv
+if [ ! -x "$venv/bin/python" ]; then
+  echo "bench: creating $venv"
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r bench/peer/requirements.txt; then
+  echo "bench: could not install the Python peer (bench/peer/requirements.txt) from PyPI" >&2
+  exit 1
+fi
+
+# Release builds of the harness and of the four worker binaries the end-to-end section starts
+# (the embedded stack looks for them beside the harness, in target/release/).
+cargo build --release -p bench -p orchestrator -p ingestion -p accuracy-dispatcher -p accuracy-processor --bins
+
+exec target/release/bench --python "$venv/bin/python" "$@"

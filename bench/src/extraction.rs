@@ -1,0 +1,252 @@
+//! Section 4, video frame extraction: the video worker's extraction code
+//! (`video::frames::sample_frames` + `video::imaging::encode`, what the `ExtractFrames`
+//! activity runs before uploading) against the `ffmpeg` CLI, same clip, same sampling (one
+//! frame every N seconds), same output (JPEG files at the same width, area scaling). Both write
+//! `frame-NNNN.jpg` files into a directory; the frame counts must match.
+//!
+//! The CLI runs twice: as users run it (its default threading: frame-threaded decoding on every
+//! core) and with `-threads 1 -filter_threads 1`, which tells how much of a gap is threading.
+
+use anyhow::Context as _;
+use contracts::video::{FrameFormat, Sampling};
+use samples::video::{ClipSpec, Segment};
+use serde::Serialize;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use video::frames::{ResumePoint, SamplePlan, sample_frames};
+
+/// Sizes of the section.
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoSettings {
+    /// Clip length, seconds.
+    pub seconds: u32,
+    /// Clip width.
+    pub width: u32,
+    /// Clip height.
+    pub height: u32,
+    /// Clip frame rate.
+    pub fps: u32,
+    /// One frame kept every this many seconds.
+    pub every_seconds: f64,
+    /// Frames are scaled down to this width (the video worker's default).
+    pub frame_width: u32,
+    /// JPEG quality of the Rust side (the worker's default).
+    pub jpeg_quality: u8,
+    /// `-q:v` of the CLI (2-31, lower is better; 3 gives files of about the same size).
+    pub ffmpeg_qscale: u32,
+    /// Runs per side; the best is kept.
+    pub repeats: usize,
+}
+
+/// One side's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtractorResult {
+    /// Frames written.
+    pub frames: usize,
+    /// Best run, seconds.
+    pub best_seconds: f64,
+    /// Every run, seconds.
+    pub run_seconds: Vec<f64>,
+    /// Frames per second of the best run.
+    pub frames_per_second: f64,
+    /// Bytes of the frames written by the best run.
+    pub output_bytes: u64,
+    /// Size of the frames written.
+    pub frame_size: (u32, u32),
+}
+
+/// The section's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoResult {
+    /// Sizes used.
+    pub settings: VideoSettings,
+    /// Frames in the clip (all decoded by both sides).
+    pub clip_frames: u64,
+    /// The clip's codec.
+    pub codec: String,
+    /// The video worker's code.
+    pub rust: ExtractorResult,
+    /// `ffmpeg` as users run it.
+    pub ffmpeg: ExtractorResult,
+    /// `ffmpeg -threads 1 -filter_threads 1`.
+    pub ffmpeg_single_thread: ExtractorResult,
+    /// `ffmpeg -version`'s first line.
+    pub ffmpeg_version: String,
+    /// Rust frames per second over the CLI's (default threading).
+    pub speedup: f64,
+    /// Rust frames per second over the single-threaded CLI's.
+    pub speedup_single_thread: f64,
+}
+
+/// The clip: `seconds` long, four solid-colour scenes with the samples' moving square.
+fn clip_spec(settings: &VideoSettings) -> ClipSpec {
+    let colors = [[220, 30, 30], [30, 200, 40], [30, 40, 210], [200, 190, 60]];
+    let total = settings.seconds * settings.fps;
+    let per_scene = total / colors.len() as u32;
+    let segments = colors
+        .iter()
+        .enumerate()
+        .map(|(i, &color)| Segment { color, frames: if i + 1 == colors.len() { total - per_scene * 3 } else { per_scene } })
+        .collect();
+    ClipSpec { width: settings.width, height: settings.height, fps: settings.fps, segments, rotation: 0, faststart: true }
+}
+
+/// Files named `frame-*.jpg` in `dir`: count, bytes, and the size of the first.
+fn frames_in(dir: &Path) -> anyhow::Result<(usize, u64, (u32, u32))> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("frame-") && n.ends_with(".jpg")))
+        .collect();
+    files.sort();
+    let bytes = files.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let size = match files.first() {
+        Some(first) => image::image_dimensions(first)?,
+        None => (0, 0),
+    };
+    Ok((files.len(), bytes, size))
+}
+
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    Ok(())
+}
+
+/// The video worker's extraction into `out`.
+fn extract_rust(clip: &Path, plan: &SamplePlan, quality: u8, out: &Path) -> anyhow::Result<f64> {
+    fresh_dir(out)?;
+    let started = Instant::now();
+    let mut failure = None;
+    sample_frames(clip, plan, ResumePoint::default(), |frame| {
+        let written = video::imaging::encode(&frame.image, FrameFormat::Jpeg, quality)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| Ok(std::fs::write(out.join(format!("frame-{:04}.jpg", frame.index + 1)), bytes)?));
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The CLI's extraction into `out`.
+fn extract_cli(clip: &Path, settings: &VideoSettings, width: u32, single_thread: bool, out: &Path) -> anyhow::Result<f64> {
+    fresh_dir(out)?;
+    let filter = format!("fps=1/{},scale={width}:-2:flags=area", settings.every_seconds);
+    let mut command = std::process::Command::new("ffmpeg");
+    command.args(["-nostdin", "-hide_banner", "-loglevel", "error"]);
+    if single_thread {
+        command.args(["-threads", "1", "-filter_threads", "1"]);
+    }
+    command.arg("-i").arg(clip).args(["-vf", &filter, "-q:v", &settings.ffmpeg_qscale.to_string()]);
+    if single_thread {
+        command.args(["-threads", "1"]);
+    }
+    command.arg(out.join("frame-%04d.jpg"));
+    let started = Instant::now();
+    let output = command.output().context("running ffmpeg (install the ffmpeg CLI: apt-get install ffmpeg)")?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(output.status.success(), "ffmpeg failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr));
+    Ok(seconds)
+}
+
+fn summarize(runs: Vec<f64>, dir: &Path) -> anyhow::Result<ExtractorResult> {
+    let (frames, output_bytes, frame_size) = frames_in(dir)?;
+    let best = runs.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(ExtractorResult { frames, best_seconds: best, run_seconds: runs, frames_per_second: frames as f64 / best, output_bytes, frame_size })
+}
+
+/// Runs the section with the clip and frames under `dir`.
+pub async fn run(settings: &VideoSettings, dir: &Path) -> anyhow::Result<VideoResult> {
+    let settings = settings.clone();
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || run_blocking(&settings, &dir)).await?
+}
+
+fn run_blocking(settings: &VideoSettings, dir: &Path) -> anyhow::Result<VideoResult> {
+    std::fs::create_dir_all(dir)?;
+    let clip = dir.join("clip.mp4");
+    let spec = clip_spec(settings);
+    let started = Instant::now();
+    samples::video::write_clip(&clip, &spec)?;
+    println!("  clip: {}x{} {} fps, {} s, encoded in {:.1} s", spec.width, spec.height, spec.fps, settings.seconds, started.elapsed().as_secs_f64());
+
+    // The analysis stage's job; not timed (the CLI reads the same header in its first
+    // milliseconds).
+    let probe = video::probe::probe(&clip)?;
+    let plan = SamplePlan {
+        sampling: Sampling::EverySeconds(settings.every_seconds),
+        duration_seconds: probe.duration_seconds,
+        fps: probe.fps,
+        max_width: settings.frame_width,
+        rotation_degrees: 0,
+        max_frames: u32::MAX,
+    };
+    let width = settings.frame_width.min(probe.width);
+    let (rust_dir, cli_dir, single_dir) = (dir.join("rust"), dir.join("ffmpeg"), dir.join("ffmpeg-1-thread"));
+    let (mut rust_runs, mut cli_runs, mut single_runs) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..settings.repeats.max(1) {
+        rust_runs.push(extract_rust(&clip, &plan, settings.jpeg_quality, &rust_dir)?);
+        cli_runs.push(extract_cli(&clip, settings, width, false, &cli_dir)?);
+        single_runs.push(extract_cli(&clip, settings, width, true, &single_dir)?);
+    }
+    let rust = summarize(rust_runs, &rust_dir)?;
+    let ffmpeg = summarize(cli_runs, &cli_dir)?;
+    let ffmpeg_single_thread = summarize(single_runs, &single_dir)?;
+    for other in [&ffmpeg, &ffmpeg_single_thread] {
+        anyhow::ensure!(
+            other.frames == rust.frames && other.frame_size == rust.frame_size,
+            "the extractions differ: the video worker wrote {} frames of {:?}, ffmpeg {} of {:?}",
+            rust.frames,
+            rust.frame_size,
+            other.frames,
+            other.frame_size
+        );
+    }
+    anyhow::ensure!(rust.frames > 0, "no frame extracted");
+    let version = std::process::Command::new("ffmpeg").arg("-version").output()?;
+    let ffmpeg_version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or_default().to_owned();
+    Ok(VideoResult {
+        settings: settings.clone(),
+        clip_frames: probe.frame_count,
+        codec: probe.codec,
+        speedup: rust.frames_per_second / ffmpeg.frames_per_second,
+        speedup_single_thread: rust.frames_per_second / ffmpeg_single_thread.frames_per_second,
+        rust,
+        ffmpeg,
+        ffmpeg_single_thread,
+        ffmpeg_version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_has_the_requested_length() {
+        let settings = VideoSettings {
+            seconds: 7,
+            width: 320,
+            height: 240,
+            fps: 25,
+            every_seconds: 1.0,
+            frame_width: 160,
+            jpeg_quality: 85,
+            ffmpeg_qscale: 3,
+            repeats: 1,
+        };
+        let spec = clip_spec(&settings);
+        assert_eq!(spec.frame_count(), 175);
+        assert_eq!(spec.segments.len(), 4);
+    }
+}

@@ -1,0 +1,251 @@
+//! The benchmark harness: the fleet against its peers on one machine, as ratios.
+//!
+//! 1. orchestration: a trivial 3-activity workflow, Rust worker vs Python `temporalio` worker;
+//! 2. image analysis kernel: the accuracy metrics vs Pillow + NumPy, numbers checked to agree;
+//! 3. end to end: a batch of 1-megapixel navad images through the automation pipeline on the
+//!    embedded stack, and where the time goes;
+//! 4. video frame extraction: the video worker's code vs the `ffmpeg` CLI;
+//! 5. memory: idle and peak RSS of each worker process vs the Python worker.
+//!
+//! Run it with `bench/run.sh [--quick]`, which installs the Python peer into bench/.venv and
+//! builds this binary and the worker binaries in release mode. The JSON report goes to
+//! bench/results/. See bench/README.md.
+
+mod extraction;
+mod history;
+mod kernel;
+mod machine;
+mod orchestration;
+mod peer;
+mod pipeline;
+mod report;
+mod stackutil;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Benchmarks the fleet against the Python Temporal SDK, Pillow + NumPy and the ffmpeg CLI.
+#[derive(Debug, Parser)]
+#[command(name = "bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The Rust worker of the orchestration benchmark (started by the harness itself).
+    #[command(hide = true)]
+    OrchestrationWorker {
+        /// host:port of the Temporal front end.
+        #[arg(long)]
+        address: String,
+        /// Namespace.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Task queue to poll.
+        #[arg(long)]
+        task_queue: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Section {
+    Kernel,
+    Video,
+    Orchestration,
+    EndToEnd,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Small sizes: the whole run in a couple of minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Sections to run (comma-separated); all by default. Memory comes from orchestration and
+    /// end-to-end.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    sections: Vec<Section>,
+    /// Orchestration: workflows per round and side [default: 300, quick 60].
+    #[arg(long)]
+    workflows: Option<usize>,
+    /// Orchestration: workflows in flight at once.
+    #[arg(long, default_value_t = 50)]
+    concurrency: usize,
+    /// Orchestration: measured rounds per side, alternating order [default: 2].
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// End to end: images in the batch [default: 100, quick 20].
+    #[arg(long)]
+    images: Option<usize>,
+    /// End to end: image side in pixels (square) [default: 1024, i.e. 1 MP].
+    #[arg(long, default_value_t = 1024)]
+    image_side: u32,
+    /// Kernel: tiles of 256x256 [default: 64, quick 16].
+    #[arg(long)]
+    small_tiles: Option<u32>,
+    /// Kernel: tiles of 1024x1024 [default: 8, quick 2].
+    #[arg(long)]
+    large_tiles: Option<u32>,
+    /// Video: clip length in seconds [default: 60, quick 12].
+    #[arg(long)]
+    video_seconds: Option<u32>,
+    /// Kernel and video: runs per measurement, the best kept [default: 5 kernel / 3 video,
+    /// quick 3 / 2].
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Python of the peer (with temporalio, pillow and numpy installed).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))]
+    python: PathBuf,
+    /// Directory of the peer's scripts.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/peer"))]
+    peer_dir: PathBuf,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+    /// Keep the scratch directory (tiles, clip, frames, stack logs) instead of removing it.
+    #[arg(long)]
+    keep_scratch: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Some(Command::OrchestrationWorker { address, namespace, task_queue }) => {
+                orchestration::serve(&address, &namespace, &task_queue).await
+            }
+            None => run(cli.run).await,
+        }
+    });
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn check_peer(args: &RunArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.python.is_file(),
+        "no Python at {} (run bench/run.sh, which creates bench/.venv, or pass --python)",
+        args.python.display()
+    );
+    for package in ["temporalio", "PIL", "numpy"] {
+        let found = tokio::process::Command::new(&args.python).args(["-c", &format!("import {package}")]).output().await?;
+        anyhow::ensure!(found.status.success(), "{} cannot import {package} (run bench/run.sh)", args.python.display());
+    }
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let sections = if args.sections.is_empty() {
+        vec![Section::Kernel, Section::Video, Section::Orchestration, Section::EndToEnd]
+    } else {
+        args.sections.clone()
+    };
+    let wants = |s: Section| sections.contains(&s);
+    if wants(Section::Kernel) || wants(Section::Orchestration) {
+        check_peer(&args).await?;
+    }
+    let machine = machine::Machine::detect()?;
+    println!("bench on {} ({} cores, {:.0} GiB){}", machine.cpu_model, machine.cores, machine.memory_gib, if args.quick { ", quick sizes" } else { "" });
+    let scratch = tempfile::Builder::new().prefix("fleet-bench-").tempdir()?;
+    let dir = scratch.path().to_owned();
+    let quick = args.quick;
+    let pick = |given: Option<usize>, full: usize, small: usize| given.unwrap_or(if quick { small } else { full });
+    let repeats = args.repeats;
+
+    // CPU-bound sections first, while no server runs on the machine.
+    let kernel = if wants(Section::Kernel) {
+        println!("[kernel] accuracy metrics vs Pillow + NumPy");
+        let settings = kernel::KernelSettings {
+            sets: vec![
+                kernel::TileSet { size: 256, count: args.small_tiles.unwrap_or(if quick { 16 } else { 64 }) },
+                kernel::TileSet { size: 1024, count: args.large_tiles.unwrap_or(if quick { 2 } else { 8 }) },
+            ]
+            .into_iter()
+            .filter(|s| s.count > 0)
+            .collect(),
+            repeats: pick(repeats, 5, 3),
+        };
+        Some(kernel::run(&settings, &args.python, &args.peer_dir, &dir.join("kernel")).await.context("kernel section")?)
+    } else {
+        None
+    };
+    let video = if wants(Section::Video) {
+        println!("[video] frame extraction vs the ffmpeg CLI");
+        let settings = extraction::VideoSettings {
+            seconds: args.video_seconds.unwrap_or(if quick { 12 } else { 60 }),
+            width: 1280,
+            height: 720,
+            fps: 25,
+            every_seconds: 1.0,
+            frame_width: contracts::video::FrameSettings::default().max_width,
+            jpeg_quality: contracts::video::FrameSettings::default().jpeg_quality,
+            ffmpeg_qscale: 3,
+            repeats: pick(repeats, 3, 2),
+        };
+        Some(extraction::run(&settings, &dir.join("video")).await.context("video section")?)
+    } else {
+        None
+    };
+    let orchestration = if wants(Section::Orchestration) {
+        println!("[orchestration] Rust worker vs Python temporalio worker");
+        let workflows = pick(args.workflows, 300, 60);
+        let settings = orchestration::OrchestrationSettings {
+            workflows,
+            concurrency: args.concurrency,
+            rounds: args.rounds.max(1),
+            warmup: (workflows / 10).max(10),
+        };
+        Some(orchestration::run(&settings, &args.python, &args.peer_dir, &dir.join("orchestration")).await.context("orchestration section")?)
+    } else {
+        None
+    };
+    let end_to_end = if wants(Section::EndToEnd) {
+        println!("[end-to-end] automation pipeline on the embedded stack");
+        let settings = pipeline::EndToEndSettings { images: pick(args.images, 100, 20), width: args.image_side, height: args.image_side };
+        Some(pipeline::run(&settings, &dir.join("stack")).await.context("end-to-end section")?)
+    } else {
+        None
+    };
+
+    let memory = report::memory_rows(orchestration.as_ref(), end_to_end.as_ref());
+    let mut report = report::Report { machine, quick, orchestration, kernel, end_to_end, video, memory, table: String::new() };
+    report.table = report::table(&report);
+    println!("\n{}", report.table);
+    let path = write_report(&report, &args.results_dir)?;
+    println!("report: {} (in {:.0} s)", path.display(), started.elapsed().as_secs_f64());
+    if args.keep_scratch {
+        println!("scratch kept: {}", scratch.keep().display());
+    }
+    Ok(())
+}
+
+/// Writes the report as `bench-<date>[-quick].json`, through a temporary file so a reader never
+/// sees half a report.
+fn write_report(report: &report::Report, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let stamp = report.machine.date.replace(':', "-");
+    let name = format!("bench-{stamp}{}.json", if report.quick { "-quick" } else { "" });
+    let path = dir.join(name);
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_vec_pretty(report)?)?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(path)
+}

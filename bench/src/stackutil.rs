@@ -1,0 +1,99 @@
+//! Plumbing shared by the sections that talk to Temporal: a dev server on a free port, client
+//! configuration pointing at it, and waiting until a task queue has pollers (a worker is
+//! connected and polling, which is when its idle memory is read).
+
+use anyhow::Context as _;
+use devstack::{TemporalServer, TemporalServerOptions, find_temporal_executable, ports};
+use fleet::FleetConfig;
+use fleet::config::Env;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use temporalio_client::Client;
+use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+
+/// Starts a headless dev server on a free port, its database and log under `dir`.
+pub async fn start_server(dir: &Path, name: &str) -> anyhow::Result<TemporalServer> {
+    let executable = find_temporal_executable()?;
+    std::fs::create_dir_all(dir)?;
+    // A port reported free can be taken before the server binds it: try another.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let started = TemporalServer::start(TemporalServerOptions {
+            executable: executable.clone(),
+            port: ports::free_port()?,
+            ui_port: None,
+            db_file: dir.join(format!("{name}-{attempt}.db")),
+            namespace: "default".to_owned(),
+            log_file: dir.join(format!("{name}-temporal.log")),
+        })
+        .await;
+        match started {
+            Ok(server) => return Ok(server),
+            Err(e) if attempt < 3 => eprintln!("dev server start attempt {attempt} failed, retrying: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Configuration of a client (or worker) of the server at `address`, with `extra` settings
+/// (S3 endpoint and keys). A `temporal.toml` of the user is never read: the file named is one
+/// that does not exist.
+pub fn fleet_config(address: &str, namespace: &str, extra: &[(&str, String)]) -> anyhow::Result<FleetConfig> {
+    let mut vars: HashMap<String, String> = [
+        ("TEMPORAL_ADDRESS", address.to_owned()),
+        ("TEMPORAL_NAMESPACE", namespace.to_owned()),
+        ("TEMPORAL_CONFIG_FILE", std::env::temp_dir().join("bench-no-temporal.toml").display().to_string()),
+        ("TEMPORAL_CONNECT_TIMEOUT_SECS", "30".to_owned()),
+        ("LOG_LEVEL", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    FleetConfig::from_env(&Env::from_map(vars)).context("benchmark client configuration")
+}
+
+/// Short unique suffix for task queues and workflow ids of one run.
+pub fn nonce() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{:x}", nanos & 0xffff_ffff_ffff)
+}
+
+/// Pollers currently seen on `task_queue` for one task type.
+async fn pollers(client: &Client, namespace: &str, task_queue: &str, kind: TaskQueueType) -> anyhow::Result<usize> {
+    let request = DescribeTaskQueueRequest {
+        namespace: namespace.to_owned(),
+        task_queue: Some(TaskQueue { name: task_queue.to_owned(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
+        task_queue_type: kind as i32,
+        ..Default::default()
+    };
+    let response = client
+        .connection()
+        .workflow_service()
+        .describe_task_queue(temporalio_client::tonic::Request::new(request))
+        .await
+        .with_context(|| format!("describing task queue {task_queue}"))?;
+    Ok(response.into_inner().pollers.len())
+}
+
+/// Waits until `task_queue` has activity pollers and, unless `activities_only`, workflow
+/// pollers too.
+pub async fn wait_for_pollers(client: &Client, namespace: &str, task_queue: &str, activities_only: bool, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let activity = pollers(client, namespace, task_queue, TaskQueueType::Activity).await?;
+        let workflow = if activities_only { 1 } else { pollers(client, namespace, task_queue, TaskQueueType::Workflow).await? };
+        if activity > 0 && workflow > 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no worker polls task queue {task_queue} after {limit:?} ({workflow} workflow pollers, {activity} activity pollers)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
