@@ -65,3 +65,37 @@ async fn non_default_namespace_and_prometheus_metrics() -> anyhow::Result<()> {
     assert!(completed.trim_end().ends_with(" 1"), "{completed}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_workflow_id_run_id_and_activity_type() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let mut worker = stack.worker_process(Queue::Ingestion, "ingestion-json", &[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")])?;
+    let object = ObjectRef::new(buckets::INPUTS, "ops/logged.bin")?;
+    stack.storage.put(&object, b"log me".to_vec(), "application/octet-stream").await?;
+    let workflow_id = unique_id("logged-checksum");
+    let handle = stack
+        .client
+        .start_workflow(
+            ChecksumObject,
+            ChecksumRequest { object, activity: ActivitySettings::default() },
+            WorkflowStartOptions::new(stack.queue(Queue::Ingestion), workflow_id.clone()).build(),
+        )
+        .await?;
+    let run_id = handle.run_id().map(str::to_owned).expect("a started workflow has a run id");
+    handle.get_result(WorkflowGetResultOptions::default()).await?;
+    assert!(worker.try_exit_status().is_none(), "the worker process is still running");
+    worker.stop(std::time::Duration::from_secs(10)).await;
+
+    let log = stack.worker_log("ingestion-json");
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "digested")
+        .unwrap_or_else(|| panic!("no JSON 'digested' line in the worker log:\n{log}"));
+    let spans = line.to_string();
+    assert!(spans.contains(&workflow_id), "workflow id missing: {line}");
+    assert!(spans.contains(&run_id), "run id missing: {line}");
+    assert!(spans.contains("RunActivity:DigestObject"), "activity type missing: {line}");
+    assert!(log.contains("worker stopped"), "SIGTERM ends the worker gracefully:\n{log}");
+    Ok(())
+}

@@ -1,7 +1,12 @@
 //! The embedded stack as `starter up` runs it: dev server, S3 endpoint and the seven real worker
 //! binaries as processes (scaled), each polling its queue; a taken port is a clear error.
 
-use contracts::Queue;
+use contracts::automation::{AccuracyRequest, AccuracyThresholds, AnalyzeAccuracy, AutomationActivities};
+use contracts::{ObjectRef, Queue, buckets};
+use fleet::FleetConfig;
+use fleet::config::Env;
+use std::collections::HashMap;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use devstack::{Stack, StackConfig, StackError, ports};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -51,7 +56,8 @@ fn stack_config(dir: &std::path::Path) -> anyhow::Result<StackConfig> {
         s3_secret_key: "stack-test-secret".into(),
         scale: BTreeMap::from([(Queue::AccuracyProcessor, 2)]),
         start_workers: true,
-        worker_env: vec![("LOG_LEVEL".into(), "info".into())],
+        // Two slots each, so neither processor can take all 16 tiles of an image at once.
+        worker_env: vec![("LOG_LEVEL".into(), "info".into()), ("ACCURACY_PROCESSOR_MAX_CONCURRENT_ACTIVITIES".into(), "2".into())],
         metrics_base_port: None,
     })
 }
@@ -84,6 +90,31 @@ async fn seven_worker_binaries_poll_their_queues() -> anyhow::Result<()> {
     for bucket in devstack::BUCKETS {
         assert!(dir.path().join("s3").join(bucket).is_dir(), "{bucket}");
     }
+
+    // The scaled processors share the tiles of one image: the report names both processes.
+    let vars: HashMap<String, String> = stack.worker_env(&config).into_iter().chain([("TEMPORAL_CONFIG_FILE".to_owned(), "/nonexistent/temporal.toml".to_owned())]).collect();
+    let fleet_config = FleetConfig::from_env(&Env::from_map(vars))?;
+    let storage = fleet::Storage::new(&fleet_config.s3);
+    let client = fleet::temporal::connect(&fleet_config).await?;
+    let image = ObjectRef::new(buckets::INPUTS, "stack/sharp.jpg")?;
+    storage.put(&image, samples::navad::sharp_jpeg(1024, 768)?, "image/jpeg").await?;
+    let request = AccuracyRequest {
+        image,
+        output_bucket: buckets::OUTPUTS.to_owned(),
+        output_prefix: "stack/sharp".to_owned(),
+        tile_columns: 4,
+        tile_rows: 4,
+        thresholds: AccuracyThresholds::default(),
+        activities: AutomationActivities::default(),
+        queue_prefix: String::new(),
+    };
+    let outcome = client
+        .start_workflow(AnalyzeAccuracy, request, WorkflowStartOptions::new(Queue::AccuracyDispatcher.base_name(), "stack-accuracy").build())
+        .await?
+        .get_result(WorkflowGetResultOptions::default())
+        .await?;
+    assert!(outcome.passed, "{outcome:?}");
+    assert_eq!(outcome.processors.len(), 2, "tiles spread over both processor processes: {:?}", outcome.processors);
     stack.stop(Duration::from_secs(10)).await;
     Ok(())
 }

@@ -74,8 +74,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if failures.is_empty() { Ok(()) } else { anyhow::bail!("demo failed for: {}", failures.join(", ")) }
 }
 
+/// One quick connection attempt, without the retries (and their warnings) of a worker's start.
 async fn server_answers(config: &FleetConfig) -> bool {
-    let mut quick = config.clone();
-    quick.temporal.connect_timeout = Duration::from_millis(300);
-    fleet::temporal::connect(&quick).await.is_ok()
+    let attempt = temporalio_client::Connection::connect(config.connection_options());
+    matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Ok(_)))
 }
