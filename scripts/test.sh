@@ -6,3 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast "$@"
+# The fault tests (tests/tests/faults.rs) kill worker processes, the dev server and the S3
+# endpoint under a running fleet: slow, so a plain `cargo test` skips them (#[ignore]); the
+# test command runs them too.
+cargo test -p fleet-tests --test faults --no-fail-fast -- --ignored

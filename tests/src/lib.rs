@@ -2,6 +2,8 @@
 //! executable) and a real S3 endpoint, each on free ports in a temporary directory, plus
 //! in-process workers. No fakes: workflows and objects go over gRPC and HTTP.
 
+pub mod history;
+pub mod images_api;
 pub mod replay;
 
 use anyhow::Context;
@@ -47,7 +49,11 @@ impl TestStack {
     pub async fn start_in(namespace: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let executable = find_temporal_executable()?;
         let dir = tempfile::tempdir()?;
-        let s3 = S3Endpoint::start(&dir.path().join("s3"), 0, ACCESS_KEY, SECRET_KEY, &devstack::BUCKETS).await?;
+        // Credentials given in `extra` are the endpoint's too, so a test can run the fleet with
+        // keys of its choosing (the secrets test uses marker values).
+        let setting = |name: &str, default: &'static str| extra.iter().find(|(k, _)| *k == name).map_or(default, |(_, v)| *v);
+        let (access_key, secret_key) = (setting("AWS_ACCESS_KEY_ID", ACCESS_KEY), setting("AWS_SECRET_ACCESS_KEY", SECRET_KEY));
+        let s3 = S3Endpoint::start(&dir.path().join("s3"), 0, access_key, secret_key, &devstack::BUCKETS).await?;
         // A free port can be taken by a parallel test between the check and the server's bind:
         // try again on another port rather than fail the test.
         let mut attempt = 0;
