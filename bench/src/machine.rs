@@ -34,7 +34,7 @@ impl Machine {
             available_parallelism: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             memory_gib: memory_kib as f64 / (1024.0 * 1024.0),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
-            date: time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?,
+            date: time::OffsetDateTime::now_utc().replace_nanosecond(0)?.format(&time::format_description::well_known::Rfc3339)?,
         })
     }
 }
@@ -81,6 +81,37 @@ pub fn rss(pid: u32) -> anyhow::Result<Rss> {
     Ok(Rss { current_kib: field("VmRSS")?, peak_kib: field("VmHWM")? })
 }
 
+/// CPU time (user + system, every thread) a process has used so far, seconds.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let ticks = parse_stat_cpu_ticks(&stat).ok_or_else(|| anyhow::anyhow!("unreadable /proc/{pid}/stat"))?;
+    Ok(ticks as f64 / clock_ticks_per_second())
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line, in clock ticks. The command name (field 2) is
+/// in parentheses and may hold spaces, so fields are counted after its closing parenthesis:
+/// state is field 3, utime field 14 and stime field 15.
+pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `getconf CLK_TCK` (100 on every Linux this runs on; asked once rather than assumed).
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t: &f64| *t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +129,14 @@ mod tests {
         assert_eq!(status_field_kib(status, "VmRSS"), Some(10240));
         assert_eq!(status_field_kib(status, "VmHWM"), Some(20480));
         assert_eq!(status_field_kib(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn reads_cpu_ticks() {
+        let stat = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 2043 0 0 0 150 25 0 0 20 0 9 0 123 456 789";
+        assert_eq!(parse_stat_cpu_ticks(stat), Some(175));
+        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
+        assert!(cpu_seconds(std::process::id()).unwrap() >= 0.0);
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod report;
 mod stackutil;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,27 +30,8 @@ use std::time::Instant;
 #[derive(Debug, Parser)]
 #[command(name = "bench", version)]
 struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
     #[command(flatten)]
     run: RunArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// The Rust worker of the orchestration benchmark (started by the harness itself).
-    #[command(hide = true)]
-    OrchestrationWorker {
-        /// host:port of the Temporal front end.
-        #[arg(long)]
-        address: String,
-        /// Namespace.
-        #[arg(long, default_value = "default")]
-        namespace: String,
-        /// Task queue to poll.
-        #[arg(long)]
-        task_queue: String,
-    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,7 +88,11 @@ struct RunArgs {
     /// Where the JSON report is written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     results_dir: PathBuf,
-    /// Keep the scratch directory (tiles, clip, frames, stack logs) instead of removing it.
+    /// Parent of the scratch directory (tiles, clip, frames, the dev servers' databases, logs)
+    /// [default: /dev/shm when it exists, else the system's temporary directory].
+    #[arg(long)]
+    scratch_dir: Option<PathBuf>,
+    /// Keep the scratch directory instead of removing it.
     #[arg(long)]
     keep_scratch: bool,
 }
@@ -121,14 +106,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            Some(Command::OrchestrationWorker { address, namespace, task_queue }) => {
-                orchestration::serve(&address, &namespace, &task_queue).await
-            }
-            None => run(cli.run).await,
-        }
-    });
+    let outcome = runtime.block_on(run(cli.run));
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -164,7 +142,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let machine = machine::Machine::detect()?;
     println!("bench on {} ({} cores, {:.0} GiB){}", machine.cpu_model, machine.cores, machine.memory_gib, if args.quick { ", quick sizes" } else { "" });
-    let scratch = tempfile::Builder::new().prefix("fleet-bench-").tempdir()?;
+    // In memory by default: the dev server's SQLite database syncs every transaction, and on a
+    // disk those syncs, not the workers, would set the pace of sections 1 and 3.
+    let scratch_parent = args.scratch_dir.clone().unwrap_or_else(|| {
+        let shm = PathBuf::from("/dev/shm");
+        if shm.is_dir() { shm } else { std::env::temp_dir() }
+    });
+    let scratch = tempfile::Builder::new().prefix("fleet-bench-").tempdir_in(&scratch_parent).with_context(|| format!("creating a scratch directory in {}", scratch_parent.display()))?;
     let dir = scratch.path().to_owned();
     let quick = args.quick;
     let pick = |given: Option<usize>, full: usize, small: usize| given.unwrap_or(if quick { small } else { full });
@@ -197,7 +181,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             every_seconds: 1.0,
             frame_width: contracts::video::FrameSettings::default().max_width,
             jpeg_quality: contracts::video::FrameSettings::default().jpeg_quality,
-            ffmpeg_qscale: 3,
+            ffmpeg_qscale: 2,
             repeats: pick(repeats, 3, 2),
         };
         Some(extraction::run(&settings, &dir.join("video")).await.context("video section")?)
@@ -226,7 +210,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let memory = report::memory_rows(orchestration.as_ref(), end_to_end.as_ref());
-    let mut report = report::Report { machine, quick, orchestration, kernel, end_to_end, video, memory, table: String::new() };
+    let scratch_dir = scratch_parent.display().to_string();
+    let mut report = report::Report { machine, quick, scratch_dir, orchestration, kernel, end_to_end, video, memory, table: String::new() };
     report.table = report::table(&report);
     println!("\n{}", report.table);
     let path = write_report(&report, &args.results_dir)?;

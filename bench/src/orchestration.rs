@@ -1,7 +1,7 @@
 //! Section 1, orchestration: the same trivial workflow (`BenchChain(n)`: the activity `AddOne`
 //! three times in sequence, returning n + 3) on one dev server, served once by a Rust worker
-//! process (this binary's `orchestration-worker` subcommand, the Temporal Rust SDK) and once by
-//! the Python `temporalio` worker (bench/peer/orchestration_worker.py). One Rust starter drives
+//! process (`bench-orchestration-worker`, the Temporal Rust SDK, see [`bench::chain`]) and once
+//! by the Python `temporalio` worker (bench/peer/orchestration_worker.py). One Rust starter drives
 //! both the same way: N executions with bounded concurrency, every result checked.
 //!
 //! Both workers are separate processes, so their memory (section 5) is measured the same way.
@@ -12,99 +12,15 @@ use crate::machine::{self, Rss};
 use crate::peer::{self, ChildProcess};
 use crate::stackutil;
 use anyhow::Context as _;
+use bench::chain::{ACTIVITIES_PER_WORKFLOW, BenchChain};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
-use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
-use temporalio_sdk::{ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult};
 
-/// Activities each `BenchChain` runs.
-pub const ACTIVITIES_PER_WORKFLOW: i64 = 3;
-
-contracts::workflow_contract!(
-    /// The benchmark workflow; the Python peer registers the same name.
-    BenchChain = "BenchChain", i64 => i64
-);
-contracts::activity_contract!(
-    /// Returns its input plus one; the Python peer registers the same name.
-    AddOne = "AddOne", i64 => i64
-);
-
-/// `BenchChain` in Rust.
-#[workflow]
-#[derive(Default)]
-pub struct BenchChainWorkflow;
-
-#[workflow_methods]
-impl BenchChainWorkflow {
-    /// `AddOne` three times in sequence, on this workflow's own queue.
-    #[run(name = BenchChain::NAME)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, value: i64) -> WorkflowResult<i64> {
-        let mut value = value;
-        for _ in 0..ACTIVITIES_PER_WORKFLOW {
-            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
-                .task_queue(ctx.task_queue().to_owned())
-                .build();
-            value = ctx.execute_activity(BenchActivities::add_one, value, options).await?;
-        }
-        Ok(value)
-    }
-}
-
-/// `AddOne` in Rust.
-pub struct BenchActivities;
-
-#[activities]
-impl BenchActivities {
-    /// `value + 1`.
-    #[activity(definition = AddOne)]
-    pub async fn add_one(self: std::sync::Arc<Self>, _ctx: ActivityContext, value: i64) -> Result<i64, ActivityError> {
-        Ok(value + 1)
-    }
-}
-
-/// The `orchestration-worker` subcommand: the Rust worker process. Same slot counts and sticky
-/// cache as the Python peer (100 workflow tasks, 100 activities, 1000 cached workflows; both
-/// SDKs default to 5 pollers per task type). Prints `ready` once built, runs until SIGTERM.
-pub async fn serve(address: &str, namespace: &str, task_queue: &str) -> anyhow::Result<()> {
-    let config = stackutil::fleet_config(address, namespace, &[])?;
-    fleet::telemetry::init(&config.log);
-    let client = fleet::temporal::connect(&config).await?;
-    let runtime = Runtime::from_current_tokio(Default::default())?;
-    let mut options = WorkerOptions::new(task_queue)
-        .max_cached_workflows(1000)
-        .tuner(
-            TunerHolder::builder()
-                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(100))
-                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
-                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
-                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
-                .build(),
-        )
-        .build();
-    options.register_workflow::<BenchChainWorkflow>()?;
-    options.register_activities(BenchActivities);
-    let mut worker = Worker::new(&runtime, client, options)?;
-    let shutdown = worker.shutdown_handle();
-    tokio::spawn(async move {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        } else {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        shutdown();
-    });
-    println!("ready");
-    worker.run().await?;
-    Ok(())
-}
+/// The Rust worker binary, built beside the harness.
+const WORKER_BINARY: &str = "bench-orchestration-worker";
 
 /// Sizes of the section.
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +46,10 @@ pub struct SideResult {
     pub workflows_per_second: f64,
     /// Activities completed per second (3 per workflow).
     pub activities_per_second: f64,
+    /// CPU time the worker process used during the measured rounds, seconds.
+    pub cpu_seconds: f64,
+    /// `cpu_seconds` per workflow, milliseconds: the worker's own cost, whatever the server's.
+    pub cpu_ms_per_workflow: f64,
     /// RSS once polling, before any workflow.
     pub idle: Rss,
     /// RSS after every round (`peak_kib` is the high-water mark of the whole run).
@@ -149,6 +69,8 @@ pub struct OrchestrationResult {
     pub python_sdk: String,
     /// Rust workflows per second over Python's.
     pub speedup: f64,
+    /// Python worker CPU per workflow over the Rust worker's.
+    pub cpu_efficiency: f64,
 }
 
 /// Which worker serves a round.
@@ -162,15 +84,15 @@ enum Side {
 pub async fn run(settings: &OrchestrationSettings, python: &Path, peer_dir: &Path, data_dir: &Path) -> anyhow::Result<OrchestrationResult> {
     let server = stackutil::start_server(data_dir, "orchestration").await?;
     let address = server.address();
-    let config = stackutil::fleet_config(&address, "default", &[])?;
+    let config = bench::config::fleet_config(&address, "default", &[])?;
     let client = fleet::temporal::connect(&config).await?;
     let nonce = stackutil::nonce();
     let rust_queue = format!("bench-rust-{nonce}");
     let python_queue = format!("bench-python-{nonce}");
 
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let rust_args: Vec<String> =
-        ["orchestration-worker", "--address", &address, "--task-queue", &rust_queue].map(str::to_owned).to_vec();
+    let exe = std::env::current_exe().context("locating the bench binary")?.with_file_name(WORKER_BINARY);
+    anyhow::ensure!(exe.is_file(), "{} is missing: build it with cargo build --release -p bench (bench/run.sh does)", exe.display());
+    let rust_args: Vec<String> = ["--address", &address, "--task-queue", &rust_queue].map(str::to_owned).to_vec();
     let mut rust_worker = ChildProcess::spawn("rust worker", &exe, &rust_args, &data_dir.join("rust-worker.log"))?;
     let script: PathBuf = peer_dir.join("orchestration_worker.py");
     let python_args = vec![
@@ -199,13 +121,29 @@ pub async fn run(settings: &OrchestrationSettings, python: &Path, peer_dir: &Pat
     }
     let mut rust_rounds = Vec::new();
     let mut python_rounds = Vec::new();
+    let (mut rust_cpu, mut python_cpu) = (0.0, 0.0);
     for round in 0..settings.rounds {
         let order = if round % 2 == 0 { [Side::Python, Side::Rust] } else { [Side::Rust, Side::Python] };
         for side in order {
             let prefix = format!("{}-round{round}", queue(side));
+            let pid = if side == Side::Rust { rust_worker.pid()? } else { python_worker.pid()? };
+            let cpu_before = machine::cpu_seconds(pid)?;
             let seconds = drive(&client, queue(side), &prefix, settings.workflows, settings.concurrency).await?.as_secs_f64();
-            println!("  round {} {:?}: {} workflows in {seconds:.2} s ({:.1}/s)", round + 1, side, settings.workflows, settings.workflows as f64 / seconds);
-            if side == Side::Rust { rust_rounds.push(seconds) } else { python_rounds.push(seconds) }
+            let cpu = machine::cpu_seconds(pid)? - cpu_before;
+            println!(
+                "  round {} {:?}: {} workflows in {seconds:.2} s ({:.1}/s), worker CPU {cpu:.2} s",
+                round + 1,
+                side,
+                settings.workflows,
+                settings.workflows as f64 / seconds
+            );
+            if side == Side::Rust {
+                rust_rounds.push(seconds);
+                rust_cpu += cpu;
+            } else {
+                python_rounds.push(seconds);
+                python_cpu += cpu;
+            }
         }
     }
     let rust_after = machine::rss(rust_worker.pid()?)?;
@@ -214,7 +152,7 @@ pub async fn run(settings: &OrchestrationSettings, python: &Path, peer_dir: &Pat
     python_worker.stop().await;
     server.stop(Duration::from_secs(10)).await;
 
-    let side = |rounds: Vec<f64>, idle, after| {
+    let side = |rounds: Vec<f64>, cpu_seconds: f64, idle, after| {
         let workflows = settings.workflows * rounds.len();
         let total: f64 = rounds.iter().sum();
         let per_second = workflows as f64 / total.max(f64::EPSILON);
@@ -223,14 +161,17 @@ pub async fn run(settings: &OrchestrationSettings, python: &Path, peer_dir: &Pat
             workflows,
             workflows_per_second: per_second,
             activities_per_second: per_second * ACTIVITIES_PER_WORKFLOW as f64,
+            cpu_seconds,
+            cpu_ms_per_workflow: cpu_seconds / workflows.max(1) as f64 * 1e3,
             idle,
             after,
         }
     };
-    let rust = side(rust_rounds, rust_idle, rust_after);
-    let python = side(python_rounds, python_idle, python_after);
+    let rust = side(rust_rounds, rust_cpu, rust_idle, rust_after);
+    let python = side(python_rounds, python_cpu, python_idle, python_after);
     let speedup = rust.workflows_per_second / python.workflows_per_second;
-    Ok(OrchestrationResult { settings: settings.clone(), rust, python, python_sdk, speedup })
+    let cpu_efficiency = python.cpu_ms_per_workflow / rust.cpu_ms_per_workflow.max(f64::EPSILON);
+    Ok(OrchestrationResult { settings: settings.clone(), rust, python, python_sdk, speedup, cpu_efficiency })
 }
 
 /// Starts `count` executions on `task_queue`, at most `concurrency` in flight, waits for every
@@ -251,17 +192,4 @@ async fn drive(client: &Client, task_queue: &str, id_prefix: &str, count: usize,
         .try_collect::<Vec<()>>()
         .await?;
     Ok(started.elapsed())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn implements_its_contract() {
-        assert!(contracts::implements_workflow(&BenchChainWorkflow::run, &BenchChain));
-        assert_eq!(BenchChain::NAME, "BenchChain");
-        assert_eq!(AddOne::NAME, "AddOne");
-        assert_eq!(BenchActivities::add_one.name(), AddOne::NAME);
-    }
 }

@@ -47,6 +47,8 @@ pub struct WorkerMemory {
     pub idle: Rss,
     /// After the batch (`peak_kib` is the high-water mark of the run).
     pub after: Rss,
+    /// CPU time it used during the batch, seconds.
+    pub cpu_seconds: f64,
 }
 
 /// The section's result.
@@ -112,7 +114,7 @@ pub async fn run(settings: &EndToEndSettings, dir: &Path) -> anyhow::Result<EndT
 }
 
 async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &str, secret_key: &str) -> anyhow::Result<EndToEndResult> {
-    let config = stackutil::fleet_config(
+    let config = bench::config::fleet_config(
         &stack.temporal.address(),
         "default",
         &[
@@ -141,6 +143,7 @@ async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &st
         .map(|w| Ok((w.name.clone(), w.pid().with_context(|| format!("worker {} has exited", w.name))?)))
         .collect::<anyhow::Result<_>>()?;
     let idle: Vec<Rss> = pids.iter().map(|(_, pid)| machine::rss(*pid)).collect::<anyhow::Result<_>>()?;
+    let cpu_before: Vec<f64> = pids.iter().map(|(_, pid)| machine::cpu_seconds(*pid)).collect::<anyhow::Result<_>>()?;
 
     let automation = AutomationSettings::default();
     let request = AutomationRequest {
@@ -159,6 +162,7 @@ async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &st
     let summary = handle.get_result(WorkflowGetResultOptions::default()).await.context("the batch failed")?;
     let seconds = started.elapsed().as_secs_f64();
     let after: Vec<Rss> = pids.iter().map(|(_, pid)| machine::rss(*pid)).collect::<anyhow::Result<_>>()?;
+    let cpu_after: Vec<f64> = pids.iter().map(|(_, pid)| machine::cpu_seconds(*pid)).collect::<anyhow::Result<_>>()?;
     let totals = &summary.totals;
     anyhow::ensure!(
         totals.images == settings.images as u64 && totals.errors == 0 && totals.passed + totals.failed_accuracy == totals.images,
@@ -197,7 +201,13 @@ async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &st
         workers: pids
             .into_iter()
             .zip(idle.into_iter().zip(after))
-            .map(|((name, _), (idle, after))| WorkerMemory { binary: format!("{name}-worker"), idle, after })
+            .zip(cpu_before.into_iter().zip(cpu_after))
+            .map(|(((name, _), (idle, after)), (before, after_cpu))| WorkerMemory {
+                binary: format!("{name}-worker"),
+                idle,
+                after,
+                cpu_seconds: after_cpu - before,
+            })
             .collect(),
     })
 }

@@ -29,6 +29,8 @@ pub struct Report {
     pub machine: Machine,
     /// `--quick` sizes.
     pub quick: bool,
+    /// Where the scratch data (and the dev servers' databases) lived.
+    pub scratch_dir: String,
     /// Section 1.
     pub orchestration: Option<OrchestrationResult>,
     /// Section 2.
@@ -80,7 +82,7 @@ pub fn table(report: &Report) -> String {
         rows.push([
             format!(
                 "Orchestration: {}-activity workflow, {} x {} runs, {} in flight",
-                crate::orchestration::ACTIVITIES_PER_WORKFLOW,
+                bench::chain::ACTIVITIES_PER_WORKFLOW,
                 o.settings.rounds,
                 o.settings.workflows,
                 o.settings.concurrency
@@ -88,6 +90,12 @@ pub fn table(report: &Report) -> String {
             format!("{:.1} wf/s", o.rust.workflows_per_second),
             format!("{:.1} wf/s (temporalio {})", o.python.workflows_per_second, o.python_sdk),
             ratio(o.speedup),
+        ]);
+        rows.push([
+            "Orchestration: worker process CPU per workflow".into(),
+            format!("{:.2} ms", o.rust.cpu_ms_per_workflow),
+            format!("{:.2} ms", o.python.cpu_ms_per_workflow),
+            ratio(o.cpu_efficiency),
         ]);
     }
     if let Some(k) = &report.kernel {
@@ -117,6 +125,13 @@ pub fn table(report: &Report) -> String {
             format!("{:.1} frames/s", v.rust.frames_per_second),
             format!("{:.1} frames/s (ffmpeg CLI, 1 thread)", v.ffmpeg_single_thread.frames_per_second),
             ratio(v.speedup_single_thread),
+        ]);
+        let bare = v.rust.frames as f64 / v.rust_without_encoding_seconds;
+        rows.push([
+            format!("Video frames, diagnostic: worker decode + scale only, JPEG encoding skipped ({:.0} % of its time)", v.rust_encoding_share * 100.0),
+            format!("{bare:.1} frames/s"),
+            format!("{:.1} frames/s (ffmpeg CLI)", v.ffmpeg.frames_per_second),
+            ratio(bare / v.ffmpeg.frames_per_second),
         ]);
     }
     if let Some(e) = &report.end_to_end {

@@ -1,12 +1,8 @@
-//! Plumbing shared by the sections that talk to Temporal: a dev server on a free port, client
-//! configuration pointing at it, and waiting until a task queue has pollers (a worker is
+//! Plumbing shared by the sections that talk to Temporal: a dev server on a free port, and waiting until a task queue has pollers (a worker is
 //! connected and polling, which is when its idle memory is read).
 
 use anyhow::Context as _;
 use devstack::{TemporalServer, TemporalServerOptions, find_temporal_executable, ports};
-use fleet::FleetConfig;
-use fleet::config::Env;
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use temporalio_client::Client;
@@ -37,24 +33,6 @@ pub async fn start_server(dir: &Path, name: &str) -> anyhow::Result<TemporalServ
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// Configuration of a client (or worker) of the server at `address`, with `extra` settings
-/// (S3 endpoint and keys). A `temporal.toml` of the user is never read: the file named is one
-/// that does not exist.
-pub fn fleet_config(address: &str, namespace: &str, extra: &[(&str, String)]) -> anyhow::Result<FleetConfig> {
-    let mut vars: HashMap<String, String> = [
-        ("TEMPORAL_ADDRESS", address.to_owned()),
-        ("TEMPORAL_NAMESPACE", namespace.to_owned()),
-        ("TEMPORAL_CONFIG_FILE", std::env::temp_dir().join("bench-no-temporal.toml").display().to_string()),
-        ("TEMPORAL_CONNECT_TIMEOUT_SECS", "30".to_owned()),
-        ("LOG_LEVEL", "warn".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    FleetConfig::from_env(&Env::from_map(vars)).context("benchmark client configuration")
 }
 
 /// Short unique suffix for task queues and workflow ids of one run.
