@@ -128,7 +128,7 @@ pub fn table(report: &Report) -> String {
         ]);
         let bare = v.rust.frames as f64 / v.rust_without_encoding_seconds;
         rows.push([
-            format!("Video frames, diagnostic: worker decode + scale only, JPEG encoding skipped ({:.0} % of its time)", v.rust_encoding_share * 100.0),
+            format!("Video frames, diagnostic: worker decode + scale alone (encoding, overlapped, adds {:.0} %)", v.rust_encoding_overhead * 100.0),
             format!("{bare:.1} frames/s"),
             format!("{:.1} frames/s (ffmpeg CLI)", v.ffmpeg.frames_per_second),
             ratio(bare / v.ffmpeg.frames_per_second),

@@ -3,7 +3,8 @@
 //! blocking thread, and writes its outputs under the run's output prefix with deterministic
 //! keys, so a retry overwrites instead of duplicating.
 
-use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan, sample_frames};
+use crate::extract::{EncodedFrame, sample_and_encode};
+use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan};
 use crate::{imaging, probe};
 use contracts::object::PrefixRef;
 use contracts::video::{
@@ -64,16 +65,6 @@ struct ExtractCheckpoint {
     frames: Vec<ExtractedFrame>,
     /// Size of the frame images, once one exists.
     size: Option<(u32, u32)>,
-}
-
-/// A frame encoded on the decoding thread, on its way to S3.
-struct EncodedFrame {
-    index: u32,
-    timestamp_seconds: f64,
-    frame_number: u64,
-    resume: ResumePoint,
-    size: (u32, u32),
-    bytes: Vec<u8>,
 }
 
 /// Throttled `report_progress` signals from an activity to the run that started it, so the
@@ -239,18 +230,7 @@ impl VideoPipelineActivities {
         let local = keep_alive(&ctx, &checkpoint, self.download(&video)).await??;
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<EncodedFrame, String>>(UPLOAD_QUEUE);
         let decoding = tokio::task::spawn_blocking(move || {
-            let result = sample_frames(&local.path, &plan, start, |frame| {
-                let size = frame.image.dimensions();
-                let encoded = imaging::encode(&frame.image, format, quality)
-                    .map(|bytes| EncodedFrame {
-                        index: frame.index,
-                        timestamp_seconds: frame.timestamp_seconds,
-                        frame_number: frame.frame_number,
-                        resume: frame.resume,
-                        size,
-                        bytes,
-                    })
-                    .map_err(|e| format!("encoding frame {}: {e}", frame.index));
+            let result = sample_and_encode(&local.path, &plan, start, format, quality, |encoded| {
                 // A closed channel means the activity stopped (cancelled or failed): stop too.
                 match sender.blocking_send(encoded) {
                     Ok(()) => ControlFlow::Continue(()),

@@ -3,10 +3,11 @@
 //! scene cuts, a contact sheet and a summary JSON. See README.md.
 //!
 //! Modules: [`probe`] (what a file is and whether it is whole), [`frames`] (streaming decode and
-//! sampling), [`imaging`] (histograms, scores, thumbnails, contact sheet), [`activities`] and
+//! sampling), [`extract`] (sampling and encoding overlapped), [`imaging`] (histograms, scores, thumbnails, contact sheet), [`activities`] and
 //! [`workflows`] (the Temporal side).
 
 pub mod activities;
+pub mod extract;
 pub mod frames;
 pub mod imaging;
 pub mod probe;
