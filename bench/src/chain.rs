@@ -37,9 +37,7 @@ impl BenchChainWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>, value: i64) -> WorkflowResult<i64> {
         let mut value = value;
         for _ in 0..ACTIVITIES_PER_WORKFLOW {
-            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
-                .task_queue(ctx.task_queue().to_owned())
-                .build();
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30)).task_queue(ctx.task_queue().to_owned()).build();
             value = ctx.execute_activity(BenchActivities::add_one, value, options).await?;
         }
         Ok(value)

@@ -147,8 +147,7 @@ impl TimeSplit {
     /// Adds one workflow: its wall interval and the activities of it and its descendants.
     pub fn add(&mut self, start: f64, end: f64, activities: &[&ActivitySpan]) {
         let wall = (end - start).max(0.0);
-        let running: Vec<(f64, f64)> =
-            activities.iter().filter_map(|a| Some((a.started?, a.closed?))).collect();
+        let running: Vec<(f64, f64)> = activities.iter().filter_map(|a| Some((a.started?, a.closed?))).collect();
         let pending: Vec<(f64, f64)> = activities.iter().filter_map(|a| Some((a.scheduled, a.closed?))).collect();
         let sum: f64 = running.iter().map(|(s, e)| (e - s).max(0.0)).sum();
         let running = union_length(running).min(wall);
@@ -232,8 +231,7 @@ mod tests {
     use temporalio_common::protos::temporal::api::common::v1::{ActivityType, WorkflowExecution, WorkflowType};
     use temporalio_common::protos::temporal::api::history::v1::{
         ActivityTaskCompletedEventAttributes, ActivityTaskScheduledEventAttributes, ActivityTaskStartedEventAttributes,
-        ChildWorkflowExecutionStartedEventAttributes, WorkflowExecutionCompletedEventAttributes,
-        WorkflowExecutionStartedEventAttributes,
+        ChildWorkflowExecutionStartedEventAttributes, WorkflowExecutionCompletedEventAttributes, WorkflowExecutionStartedEventAttributes,
     };
 
     fn event(id: i64, at: f64, attributes: Attributes) -> HistoryEvent {
@@ -262,7 +260,11 @@ mod tests {
                     ..Default::default()
                 }),
             ),
-            event(6, 101.5, Attributes::ActivityTaskStartedEventAttributes(ActivityTaskStartedEventAttributes { scheduled_event_id: 5, ..Default::default() })),
+            event(
+                6,
+                101.5,
+                Attributes::ActivityTaskStartedEventAttributes(ActivityTaskStartedEventAttributes { scheduled_event_id: 5, ..Default::default() }),
+            ),
             event(
                 7,
                 103.5,
@@ -289,10 +291,7 @@ mod tests {
         let run = timeline(&sample_history());
         assert_eq!(run.workflow_type, "ImagePipeline");
         assert_eq!((run.start, run.end), (100.0, 110.0));
-        assert_eq!(
-            run.activities,
-            vec![ActivitySpan { name: "SplitTiles".into(), scheduled: 101.0, started: Some(101.5), closed: Some(103.5) }]
-        );
+        assert_eq!(run.activities, vec![ActivitySpan { name: "SplitTiles".into(), scheduled: 101.0, started: Some(101.5), closed: Some(103.5) }]);
         assert_eq!(run.children, vec![("child".to_owned(), "run-1".to_owned())]);
         assert_eq!(run.continued_as, None);
         assert_eq!(run.events, 6);
@@ -303,7 +302,8 @@ mod tests {
 
     #[test]
     fn splits_wall_time() {
-        let span = |scheduled: f64, started: f64, closed: f64| ActivitySpan { name: "a".into(), scheduled, started: Some(started), closed: Some(closed) };
+        let span =
+            |scheduled: f64, started: f64, closed: f64| ActivitySpan { name: "a".into(), scheduled, started: Some(started), closed: Some(closed) };
         // Wall 0..10. Two parallel activities running 2..5 and 3..6 (queued from 1), one 8..9
         // queued from 7.5: running 4 + 1 = 5 s, queued 1 + 0.5 = 1.5 s, the rest 3.5 s.
         let (a, b, c) = (span(1.0, 2.0, 5.0), span(1.0, 3.0, 6.0), span(7.5, 8.0, 9.0));

@@ -225,12 +225,7 @@ pub async fn run(settings: &KernelSettings, python: &Path, peer_dir: &Path, dir:
         for tile in rust_tiles.iter().filter(|t| t.size == set.size) {
             let name = tile.path.display().to_string();
             let theirs = by_path.get(name.as_str()).with_context(|| format!("metrics.py did not report {name}"))?;
-            anyhow::ensure!(
-                (theirs.width, theirs.height) == (set.size, set.size),
-                "metrics.py read {name} as {}x{}",
-                theirs.width,
-                theirs.height
-            );
+            anyhow::ensure!((theirs.width, theirs.height) == (set.size, set.size), "metrics.py read {name} as {}x{}", theirs.width, theirs.height);
             let ours = &tile.metrics;
             let pairs = [
                 ("laplacian_variance", ours.laplacian_variance, theirs.metrics.laplacian_variance),

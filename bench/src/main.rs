@@ -117,11 +117,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn check_peer(args: &RunArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.python.is_file(),
-        "no Python at {} (run bench/run.sh, which creates bench/.venv, or pass --python)",
-        args.python.display()
-    );
+    anyhow::ensure!(args.python.is_file(), "no Python at {} (run bench/run.sh, which creates bench/.venv, or pass --python)", args.python.display());
     for package in ["temporalio", "PIL", "numpy"] {
         let found = tokio::process::Command::new(&args.python).args(["-c", &format!("import {package}")]).output().await?;
         anyhow::ensure!(found.status.success(), "{} cannot import {package} (run bench/run.sh)", args.python.display());
@@ -141,14 +137,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         check_peer(&args).await?;
     }
     let machine = machine::Machine::detect()?;
-    println!("bench on {} ({} cores, {:.0} GiB){}", machine.cpu_model, machine.cores, machine.memory_gib, if args.quick { ", quick sizes" } else { "" });
+    println!(
+        "bench on {} ({} cores, {:.0} GiB){}",
+        machine.cpu_model,
+        machine.cores,
+        machine.memory_gib,
+        if args.quick { ", quick sizes" } else { "" }
+    );
     // In memory by default: the dev server's SQLite database syncs every transaction, and on a
     // disk those syncs, not the workers, would set the pace of sections 1 and 3.
     let scratch_parent = args.scratch_dir.clone().unwrap_or_else(|| {
         let shm = PathBuf::from("/dev/shm");
         if shm.is_dir() { shm } else { std::env::temp_dir() }
     });
-    let scratch = tempfile::Builder::new().prefix("fleet-bench-").tempdir_in(&scratch_parent).with_context(|| format!("creating a scratch directory in {}", scratch_parent.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("fleet-bench-")
+        .tempdir_in(&scratch_parent)
+        .with_context(|| format!("creating a scratch directory in {}", scratch_parent.display()))?;
     let dir = scratch.path().to_owned();
     let quick = args.quick;
     let pick = |given: Option<usize>, full: usize, small: usize| given.unwrap_or(if quick { small } else { full });

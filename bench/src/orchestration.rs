@@ -95,13 +95,7 @@ pub async fn run(settings: &OrchestrationSettings, python: &Path, peer_dir: &Pat
     let rust_args: Vec<String> = ["--address", &address, "--task-queue", &rust_queue].map(str::to_owned).to_vec();
     let mut rust_worker = ChildProcess::spawn("rust worker", &exe, &rust_args, &data_dir.join("rust-worker.log"))?;
     let script: PathBuf = peer_dir.join("orchestration_worker.py");
-    let python_args = vec![
-        script.display().to_string(),
-        "--address".to_owned(),
-        address.clone(),
-        "--task-queue".to_owned(),
-        python_queue.clone(),
-    ];
+    let python_args = vec![script.display().to_string(), "--address".to_owned(), address.clone(), "--task-queue".to_owned(), python_queue.clone()];
     let mut python_worker = ChildProcess::spawn("python worker", python, &python_args, &data_dir.join("python-worker.log"))?;
     rust_worker.wait_ready(Duration::from_secs(60)).await?;
     python_worker.wait_ready(Duration::from_secs(60)).await?;
@@ -185,7 +179,11 @@ async fn drive(client: &Client, task_queue: &str, id_prefix: &str, count: usize,
             let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id.clone()).build();
             let handle = client.start_workflow(BenchChain, input, options).await.with_context(|| format!("starting {workflow_id}"))?;
             let output = handle.get_result(WorkflowGetResultOptions::default()).await.with_context(|| format!("result of {workflow_id}"))?;
-            anyhow::ensure!(output == input + ACTIVITIES_PER_WORKFLOW, "{workflow_id} returned {output}, expected {}", input + ACTIVITIES_PER_WORKFLOW);
+            anyhow::ensure!(
+                output == input + ACTIVITIES_PER_WORKFLOW,
+                "{workflow_id} returned {output}, expected {}",
+                input + ACTIVITIES_PER_WORKFLOW
+            );
             anyhow::Ok(())
         })
         .buffer_unordered(concurrency.max(1))

@@ -88,13 +88,7 @@ pub async fn run_script(python: &Path, script: &Path, args: &[String]) -> anyhow
         .output()
         .await
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{} failed ({}):\n{}",
-        script.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    anyhow::ensure!(output.status.success(), "{} failed ({}):\n{}", script.display(), output.status, String::from_utf8_lossy(&output.stderr));
     Ok(output.stdout)
 }
 

@@ -127,7 +127,8 @@ async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &st
     let client = fleet::temporal::connect(&config).await?;
     let storage = Storage::new(&config.s3);
     for queue in NAVAD_QUEUES {
-        let waited = stackutil::wait_for_pollers(&client, "default", &config.queue(queue), queue == Queue::AccuracyProcessor, Duration::from_secs(90)).await;
+        let waited =
+            stackutil::wait_for_pollers(&client, "default", &config.queue(queue), queue == Queue::AccuracyProcessor, Duration::from_secs(90)).await;
         if let Err(e) = waited {
             let exited = stack.exited_workers();
             anyhow::bail!("{e:#}; exited workers: {exited:?}; logs in {}", stack.log_dir.display());
@@ -153,7 +154,7 @@ async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &st
         settings: automation.clone(),
         carried: None,
     };
-    let workflow_id = format!("automation-{batch_id}");
+    let workflow_id = contracts::automation::batch_workflow_id(&batch_id);
     println!("  running batch {workflow_id}: {} images of {}x{}", settings.images, settings.width, settings.height);
     let started = Instant::now();
     let options = WorkflowStartOptions::new(config.queue(Queue::Orchestrator), workflow_id.clone()).build();
@@ -215,10 +216,9 @@ async fn measure(settings: &EndToEndSettings, stack: &mut Stack, access_key: &st
 /// Generates the images once (three sharp for every blurred one) and uploads the batch.
 async fn upload_images(settings: &EndToEndSettings, storage: &Storage, batch_id: &str) -> anyhow::Result<Vec<ObjectRef>> {
     let (width, height) = (settings.width, settings.height);
-    let (sharp, blurred) = tokio::task::spawn_blocking(move || {
-        anyhow::Ok((samples::navad::sharp_jpeg(width, height)?, samples::navad::blurred_jpeg(width, height)?))
-    })
-    .await??;
+    let (sharp, blurred) =
+        tokio::task::spawn_blocking(move || anyhow::Ok((samples::navad::sharp_jpeg(width, height)?, samples::navad::blurred_jpeg(width, height)?)))
+            .await??;
     let objects: Vec<(ObjectRef, Vec<u8>)> = (0..settings.images)
         .map(|i| {
             let (kind, bytes) = if i % 4 == 3 { ("blurred", &blurred) } else { ("sharp", &sharp) };

@@ -65,7 +65,12 @@ pub fn memory_rows(orchestration: Option<&OrchestrationResult>, end_to_end: Opti
     }
     if let Some(e) = end_to_end {
         for w in &e.workers {
-            rows.push(row(w.binary.clone(), &w.idle, &w.after, format!("{} x {:.1} MP images end to end", e.settings.images, e.megapixels_per_image)));
+            rows.push(row(
+                w.binary.clone(),
+                &w.idle,
+                &w.after,
+                format!("{} x {:.1} MP images end to end", e.settings.images, e.megapixels_per_image),
+            ));
         }
     }
     rows
@@ -119,7 +124,12 @@ pub fn table(report: &Report) -> String {
             "Video frames: {}x{} {} s clip, 1 frame / {} s, {} px JPEG",
             v.settings.width, v.settings.height, v.settings.seconds, v.settings.every_seconds, v.rust.frame_size.0
         );
-        rows.push([what.clone(), format!("{:.1} frames/s", v.rust.frames_per_second), format!("{:.1} frames/s (ffmpeg CLI)", v.ffmpeg.frames_per_second), ratio(v.speedup)]);
+        rows.push([
+            what.clone(),
+            format!("{:.1} frames/s", v.rust.frames_per_second),
+            format!("{:.1} frames/s (ffmpeg CLI)", v.ffmpeg.frames_per_second),
+            ratio(v.speedup),
+        ]);
         rows.push([
             format!("{what}, vs ffmpeg -threads 1"),
             format!("{:.1} frames/s", v.rust.frames_per_second),
@@ -137,10 +147,7 @@ pub fn table(report: &Report) -> String {
     if let Some(e) = &report.end_to_end {
         let s = &e.per_image;
         rows.push([
-            format!(
-                "End to end: {} navad images of {:.1} MP, automation pipeline, embedded stack",
-                e.settings.images, e.megapixels_per_image
-            ),
+            format!("End to end: {} navad images of {:.1} MP, automation pipeline, embedded stack", e.settings.images, e.megapixels_per_image),
             format!("{:.2} images/s", e.images_per_second),
             "-".into(),
             "-".into(),

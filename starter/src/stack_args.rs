@@ -45,10 +45,8 @@ impl StackArgs {
     pub fn stack_config(&self, config: &FleetConfig) -> anyhow::Result<StackConfig> {
         std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
         let data_dir = self.data_dir.canonicalize().with_context(|| format!("resolving {}", self.data_dir.display()))?;
-        let mut worker_env = vec![
-            ("LOG_LEVEL".to_owned(), config.log.level.clone()),
-            ("TEMPORAL_UI_URL".to_owned(), format!("http://localhost:{}", self.ui_port)),
-        ];
+        let mut worker_env =
+            vec![("LOG_LEVEL".to_owned(), config.log.level.clone()), ("TEMPORAL_UI_URL".to_owned(), format!("http://localhost:{}", self.ui_port))];
         if !config.temporal.task_queue_prefix.is_empty() {
             worker_env.push(("TASK_QUEUE_PREFIX".to_owned(), config.temporal.task_queue_prefix.clone()));
         }

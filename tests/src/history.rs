@@ -5,8 +5,7 @@
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use temporalio_client::{
-    Client, UntypedWorkflowHandle, WorkflowDescribeOptions, WorkflowExecutionInfo, WorkflowFetchHistoryOptions,
-    WorkflowListOptions,
+    Client, UntypedWorkflowHandle, WorkflowDescribeOptions, WorkflowExecutionInfo, WorkflowFetchHistoryOptions, WorkflowListOptions,
 };
 use temporalio_common::protos::temporal::api::failure::v1::{Failure, failure::FailureInfo};
 use temporalio_common::protos::temporal::api::history::v1::{HistoryEvent, history_event::Attributes};
@@ -77,9 +76,7 @@ pub fn summarize(failure: &Failure) -> FailureSummary {
         current = cause;
     }
     let (error_type, non_retryable) = match &current.failure_info {
-        Some(FailureInfo::ApplicationFailureInfo(info)) => {
-            ((!info.r#type.is_empty()).then(|| info.r#type.clone()), info.non_retryable)
-        }
+        Some(FailureInfo::ApplicationFailureInfo(info)) => ((!info.r#type.is_empty()).then(|| info.r#type.clone()), info.non_retryable),
         Some(FailureInfo::TimeoutFailureInfo(_)) => (Some("Timeout".to_owned()), false),
         _ => (None, false),
     };

@@ -47,9 +47,7 @@ impl ImagesApi {
             while let Ok((stream, _)) = listener.accept().await {
                 let (seen, accepted, edited) = (shared.clone(), accepted.clone(), edited.clone());
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        answer(seen.clone(), accepted.clone(), edited.clone(), request)
-                    });
+                    let service = hyper::service::service_fn(move |request| answer(seen.clone(), accepted.clone(), edited.clone(), request));
                     let io = hyper_util::rt::TokioIo::new(stream);
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
                 });
@@ -86,22 +84,15 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
-    let authorization =
-        request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    seen.lock().unwrap_or_else(|p| p.into_inner()).push(SeenRequest {
-        path,
-        authorization: authorization.clone(),
-        body_bytes: body.len(),
-    });
+    seen.lock().unwrap_or_else(|p| p.into_inner()).push(SeenRequest { path, authorization: authorization.clone(), body_bytes: body.len() });
     let (status, json) = if authorization == *accepted {
         let b64 = base64::engine::general_purpose::STANDARD.encode(edited.as_slice());
         (200, serde_json::json!({"created": 1_764_000_000, "data": [{"b64_json": b64}]}))
     } else {
         let presented = authorization.trim_start_matches("Bearer ");
-        let message = format!(
-            "Incorrect API key provided: {presented}. You can find your API key at https://platform.openai.com/account/api-keys."
-        );
+        let message = format!("Incorrect API key provided: {presented}. You can find your API key at https://platform.openai.com/account/api-keys.");
         (401, serde_json::json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}))
     };
     let response = Response::builder()

@@ -8,12 +8,13 @@ pub mod replay;
 
 use anyhow::Context;
 use contracts::Queue;
+use contracts::automation::{AutomationPipeline, AutomationRequest, AutomationSummary, batch_workflow_id};
 use devstack::{S3Endpoint, TemporalServer, TemporalServerOptions, WorkerProcess, find_temporal_executable, ports};
 use fleet::config::Env;
 use fleet::{FleetConfig, Register, RunningWorker, Storage};
 use std::collections::HashMap;
 use std::time::Duration;
-use temporalio_client::Client;
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowStartOptions};
 
 /// S3 credentials of test stacks.
 pub const ACCESS_KEY: &str = "test-access";
@@ -128,6 +129,18 @@ impl TestStack {
     /// The full task-queue name of `queue`.
     pub fn queue(&self, queue: Queue) -> String {
         self.config.queue(queue)
+    }
+
+    /// Starts an automation batch as the starter does: on the orchestrator queue, under
+    /// [`batch_workflow_id`].
+    pub async fn start_automation(&self, request: AutomationRequest) -> anyhow::Result<WorkflowHandle<Client, AutomationPipeline>> {
+        let options = WorkflowStartOptions::new(self.queue(Queue::Orchestrator), batch_workflow_id(&request.batch_id)).build();
+        Ok(self.client.start_workflow(AutomationPipeline, request, options).await?)
+    }
+
+    /// Starts an automation batch and waits for its summary (across continue-as-new runs).
+    pub async fn run_automation(&self, request: AutomationRequest) -> anyhow::Result<AutomationSummary> {
+        Ok(self.start_automation(request).await?.get_result(WorkflowGetResultOptions::default()).await?)
     }
 }
 

@@ -38,10 +38,9 @@ pub fn save(path: &Path, events: Vec<HistoryEvent>) -> anyhow::Result<()> {
 /// The workflow type and task queue a history was started with.
 pub fn started(history: &History) -> (String, String) {
     match history.events.first().and_then(|e| e.attributes.as_ref()) {
-        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => (
-            a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
-            a.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default(),
-        ),
+        Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
+            (a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(), a.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default())
+        }
         other => panic!("a history opens with WorkflowExecutionStarted, not {other:?}"),
     }
 }

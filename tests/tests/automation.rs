@@ -11,18 +11,15 @@
 //! - (ignored) recording the histories the orchestrator's replay test replays.
 
 use contracts::automation::{
-    AutomationPipeline, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary, BatchSource,
-    BatchSummaryDocument, BatchTotals, ImageInput, ImageKind, ImageMetadata, ImageOutcome, ImageStatus,
+    AutomationPipeline, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary, BatchSource, BatchSummaryDocument,
+    BatchTotals, ImageInput, ImageKind, ImageMetadata, ImageOutcome, ImageStatus, batch_workflow_id,
 };
 use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::{Register, RunningWorker};
 use fleet_tests::{TestStack, unique_id};
 use std::time::{Duration, Instant};
-use temporalio_client::{
-    WorkflowCountOptions, WorkflowExecutionInfo, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
-    WorkflowStartOptions,
-};
+use temporalio_client::{WorkflowCountOptions, WorkflowExecutionInfo, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions};
 use temporalio_common::protos::temporal::api::history::v1::{HistoryEvent, history_event::Attributes};
 
 const QUEUE_PREFIX: &str = "auto-";
@@ -50,16 +47,9 @@ async fn put(stack: &TestStack, key: &str, bytes: Vec<u8>, content_type: &str) -
 
 type BatchHandle = WorkflowHandle<temporalio_client::Client, AutomationPipeline>;
 
-/// Starts the batch as the starter does: workflow id `automation-{batch_id}`, orchestrator queue.
-async fn start_batch(stack: &TestStack, request: AutomationRequest) -> anyhow::Result<BatchHandle> {
-    let workflow_id = format!("automation-{}", request.batch_id);
-    let options = WorkflowStartOptions::new(stack.queue(Queue::Orchestrator), workflow_id).build();
-    Ok(stack.client.start_workflow(AutomationPipeline, request, options).await?)
-}
-
 /// Starts the batch and waits for its result (across runs).
 async fn run_batch(stack: &TestStack, request: AutomationRequest) -> anyhow::Result<(BatchHandle, AutomationSummary)> {
-    let handle = start_batch(stack, request).await?;
+    let handle = stack.start_automation(request).await?;
     let summary = handle.get_result(WorkflowGetResultOptions::default()).await?;
     Ok((handle, summary))
 }
@@ -150,8 +140,8 @@ async fn mixed_batch_reports_every_path_and_survives_a_corrupt_file() -> anyhow:
     let blurred = put(&stack, &format!("{area}/navad-blurred.jpg"), samples::navad::blurred_jpeg(512, 384)?, "image/jpeg").await?;
     let corrupt = put(&stack, &format!("{area}/corrupt.jpg"), samples::navad::truncated_jpeg(512, 384)?, "image/jpeg").await?;
     // 256 x 256 pixels of 0.0005 degrees from (-9.2 E, 38.8 N).
-    let wgs84 = put(&stack, &format!("{area}/satellite-wgs84.tif"), samples::geotiff::geotiff_wgs84(256, 256, -9.2, 38.8, 0.0005), "image/tiff")
-        .await?;
+    let wgs84 =
+        put(&stack, &format!("{area}/satellite-wgs84.tif"), samples::geotiff::geotiff_wgs84(256, 256, -9.2, 38.8, 0.0005), "image/tiff").await?;
     // 10 m pixels from (600000 E, 5340000 N) in UTM zone 33N: around 16.35 E, 48.2 N.
     let utm = put(
         &stack,
@@ -179,11 +169,7 @@ async fn mixed_batch_reports_every_path_and_survives_a_corrupt_file() -> anyhow:
 
     assert_eq!(summary.batch_id, batch_id);
     assert_eq!(summary.runs, 1);
-    assert_eq!(
-        summary.totals,
-        BatchTotals { images: 5, navad: 3, satellite: 2, passed: 3, failed_accuracy: 1, errors: 1 },
-        "{summary:#?}"
-    );
+    assert_eq!(summary.totals, BatchTotals { images: 5, navad: 3, satellite: 2, passed: 3, failed_accuracy: 1, errors: 1 }, "{summary:#?}");
     let order: Vec<&str> = summary.images.iter().map(|i| i.object.file_name()).collect();
     assert_eq!(order, ["navad-sharp.jpg", "navad-blurred.jpg", "corrupt.jpg", "satellite-wgs84.tif", "satellite-utm33n.tif"]);
 
@@ -246,7 +232,7 @@ async fn mixed_batch_reports_every_path_and_survives_a_corrupt_file() -> anyhow:
 
     // Five images through a window of three: three children at once, never more.
     let run_id = handle.run_id().expect("the start handle names its run").to_owned();
-    assert_eq!(most_children_at_once(&run_history(&stack, &format!("automation-{batch_id}"), &run_id).await?), 3);
+    assert_eq!(most_children_at_once(&run_history(&stack, &batch_workflow_id(&batch_id), &run_id).await?), 3);
 
     // The progress query answers on the finished batch too.
     let progress = handle.query(AutomationProgressQuery, (), WorkflowQueryOptions::default()).await?;
@@ -262,11 +248,7 @@ async fn mixed_batch_reports_every_path_and_survives_a_corrupt_file() -> anyhow:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prefix_batch_larger_than_a_run_continues_as_new() -> anyhow::Result<()> {
-    let (stack, _workers) = stack_with(&[
-        (Queue::Orchestrator, orchestrator::register),
-        (Queue::Geolocalization, geolocalization::register),
-    ])
-    .await?;
+    let (stack, _workers) = stack_with(&[(Queue::Orchestrator, orchestrator::register), (Queue::Geolocalization, geolocalization::register)]).await?;
     let batch_id = unique_id("large");
     let area = format!("scenes/{batch_id}");
     for i in 0..7 {
@@ -311,7 +293,7 @@ async fn prefix_batch_larger_than_a_run_continues_as_new() -> anyhow::Result<()>
     }
 
     // The current (last) run answers the progress query with the batch-wide numbers.
-    let latest = stack.client.get_workflow_handle::<AutomationPipeline>(format!("automation-{batch_id}"));
+    let latest = stack.client.get_workflow_handle::<AutomationPipeline>(batch_workflow_id(&batch_id));
     let progress = latest.query(AutomationProgressQuery, (), WorkflowQueryOptions::default()).await?;
     assert_eq!((progress.done, progress.total, progress.run), (7, Some(7), 3));
 
@@ -319,7 +301,7 @@ async fn prefix_batch_larger_than_a_run_continues_as_new() -> anyhow::Result<()>
     // between, it took more than one page to find its three images. Its sliding window ran two
     // children at once, never more.
     let first_run = handle.run_id().expect("the start handle names the first run").to_owned();
-    let events = run_history(&stack, &format!("automation-{batch_id}"), &first_run).await?;
+    let events = run_history(&stack, &batch_workflow_id(&batch_id), &first_run).await?;
     let activities = scheduled_activities(&events);
     let pages = activities.iter().filter(|a| *a == "ListBatchPage").count();
     assert!(pages >= 2, "{activities:?}");
@@ -333,10 +315,7 @@ async fn bad_batches_fail_at_once_naming_the_problem() -> anyhow::Result<()> {
     let (stack, _workers) = stack_with(&[(Queue::Orchestrator, orchestrator::register)]).await?;
     let request = |batch_id: &str, bucket: &str| AutomationRequest {
         batch_id: batch_id.to_owned(),
-        source: BatchSource::Prefix {
-            location: PrefixRef { bucket: bucket.to_owned(), prefix: "flights/".to_owned() },
-            kind: None,
-        },
+        source: BatchSource::Prefix { location: PrefixRef { bucket: bucket.to_owned(), prefix: "flights/".to_owned() }, kind: None },
         output_bucket: buckets::OUTPUTS.to_owned(),
         settings: AutomationSettings::default(),
         carried: None,
@@ -347,7 +326,7 @@ async fn bad_batches_fail_at_once_naming_the_problem() -> anyhow::Result<()> {
         // A batch id that cannot name output keys.
         ("../escape".to_owned(), buckets::INPUTS, ["invalid batch id", "InvalidInput"]),
     ] {
-        let handle = start_batch(&stack, request(&batch_id, bucket)).await?;
+        let handle = stack.start_automation(request(&batch_id, bucket)).await?;
         let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("the batch must fail");
         let text = format!("{err:?}");
         for part in expected {
@@ -371,8 +350,7 @@ async fn record_replay_histories() -> anyhow::Result<()> {
     let area = format!("uploads/{batch_id}");
     let sharp = put(&stack, &format!("{area}/navad-sharp.jpg"), samples::navad::sharp_jpeg(256, 192)?, "image/jpeg").await?;
     let satellite =
-        put(&stack, &format!("{area}/satellite-wgs84.tif"), samples::geotiff::geotiff_wgs84(64, 64, -9.2, 38.8, 0.001), "image/tiff")
-            .await?;
+        put(&stack, &format!("{area}/satellite-wgs84.tif"), samples::geotiff::geotiff_wgs84(64, 64, -9.2, 38.8, 0.001), "image/tiff").await?;
     let corrupt = put(&stack, &format!("{area}/corrupt.jpg"), samples::navad::truncated_jpeg(256, 192)?, "image/jpeg").await?;
     let request = AutomationRequest {
         batch_id: batch_id.clone(),
@@ -382,13 +360,7 @@ async fn record_replay_histories() -> anyhow::Result<()> {
             ImageInput { object: corrupt, kind: Some(ImageKind::Navad) },
         ]),
         output_bucket: buckets::OUTPUTS.to_owned(),
-        settings: AutomationSettings {
-            images_per_run: 2,
-            max_concurrent_images: 2,
-            tile_columns: 2,
-            tile_rows: 2,
-            ..AutomationSettings::default()
-        },
+        settings: AutomationSettings { images_per_run: 2, max_concurrent_images: 2, tile_columns: 2, tile_rows: 2, ..AutomationSettings::default() },
         carried: None,
     };
     let (handle, summary) = run_batch(&stack, request).await?;
@@ -396,8 +368,9 @@ async fn record_replay_histories() -> anyhow::Result<()> {
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers/orchestrator/tests/histories");
     std::fs::create_dir_all(&dir)?;
-    let latest = stack.client.get_workflow_handle::<AutomationPipeline>(format!("automation-{batch_id}"));
-    let children = |index: usize, name: &str| stack.client.get_workflow_handle::<contracts::automation::ImagePipeline>(format!("{batch_id}/{index}-{name}"));
+    let latest = stack.client.get_workflow_handle::<AutomationPipeline>(batch_workflow_id(&batch_id));
+    let children =
+        |index: usize, name: &str| stack.client.get_workflow_handle::<contracts::automation::ImagePipeline>(format!("{batch_id}/{index}-{name}"));
     let histories = [
         ("automation-pipeline-run-1.json", handle.fetch_history(Default::default())),
         ("automation-pipeline-run-2.json", latest.fetch_history(Default::default())),

@@ -18,12 +18,10 @@
 //! one attempt, a non-retryable failure naming the input, the rest of the batch done.
 
 use contracts::automation::{
-    AutomationActivities, AutomationPipeline, AutomationRequest, AutomationSettings, BatchSource, ImageInput,
-    ImageKind, ImageLimits, ImageStatus, IngestRequest,
+    AutomationActivities, AutomationRequest, AutomationSettings, BatchSource, ImageInput, ImageKind, ImageLimits, ImageStatus, IngestRequest,
 };
 use contracts::enhancement::{
-    EnhanceBatch, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, Enhancer, MAX_PROMPT_CHARS,
-    OpenAiParams,
+    EnhanceBatch, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, Enhancer, MAX_PROMPT_CHARS, OpenAiParams,
 };
 use contracts::object::PrefixRef;
 use contracts::settings::ActivitySettings;
@@ -71,14 +69,7 @@ impl Processes {
 
 /// Checks from `workflow_id`'s history that its `activity` ran exactly once and failed for good:
 /// non-retryable, of `error_type`, its message naming `subject` and saying `reason`.
-async fn assert_failed_once(
-    client: &Client,
-    workflow_id: &str,
-    activity: &str,
-    error_type: &str,
-    subject: &str,
-    reason: &str,
-) -> anyhow::Result<()> {
+async fn assert_failed_once(client: &Client, workflow_id: &str, activity: &str, error_type: &str, subject: &str, reason: &str) -> anyhow::Result<()> {
     let events = history::events(client, workflow_id, None).await?;
     let records = history::activities(&events);
     let failed: Vec<_> = records.iter().filter(|a| a.activity_type == activity).collect();
@@ -147,7 +138,13 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
     // (object, kind given, where it fails, error type, reason in the message)
     let bad: Vec<(ObjectRef, Option<ImageKind>, Step, &str, &str)> = vec![
         (put(&stack, &key("empty.jpg"), Vec::new()).await?, navad, Step::Ingest, "InvalidInput", "the file is empty"),
-        (put(&stack, &key("truncated.jpg"), samples::navad::truncated_jpeg(512, 384)?).await?, navad, Step::Ingest, "InvalidInput", "corrupt or truncated jpeg data"),
+        (
+            put(&stack, &key("truncated.jpg"), samples::navad::truncated_jpeg(512, 384)?).await?,
+            navad,
+            Step::Ingest,
+            "InvalidInput",
+            "corrupt or truncated jpeg data",
+        ),
         (put(&stack, &key("truncated.png"), truncated_png()?).await?, navad, Step::Ingest, "InvalidInput", "corrupt or truncated png data"),
         (
             put(&stack, &key("bomb.png"), samples::navad::huge_header_png(100_000, 100_000)?).await?,
@@ -172,7 +169,13 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
             "InvalidInput",
             "too small for a 4x4 grid",
         ),
-        (put(&stack, &key("no-georef.tif"), samples::geotiff::plain_tiff(64, 64)).await?, satellite, Step::Geolocalize, "InvalidInput", "no georeferencing"),
+        (
+            put(&stack, &key("no-georef.tif"), samples::geotiff::plain_tiff(64, 64)).await?,
+            satellite,
+            Step::Geolocalize,
+            "InvalidInput",
+            "no georeferencing",
+        ),
         (
             put(&stack, &key("unknown-crs.tif"), samples::geotiff::geotiff_unknown_epsg(64, 64)).await?,
             satellite,
@@ -198,12 +201,7 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
         },
         carried: None,
     };
-    let summary = stack
-        .client
-        .start_workflow(AutomationPipeline, request, WorkflowStartOptions::new(stack.queue(Queue::Orchestrator), format!("automation-{batch_id}")).build())
-        .await?
-        .get_result(WorkflowGetResultOptions::default())
-        .await?;
+    let summary = stack.run_automation(request).await?;
 
     // The good images went all the way.
     assert_eq!(summary.totals.images, images.len() as u64);
@@ -307,7 +305,8 @@ async fn enhancement_refuses_bad_images_parameters_and_keys() -> anyhow::Result<
                 assert_eq!(failure.error_type.as_deref(), Some("InvalidInput"), "{failure:?}");
                 assert!(failure.message.contains(&source.to_string()) && failure.message.contains(reason), "{failure:?}");
                 // Children are numbered in listing (key) order.
-                assert_failed_once(&stack.client, &format!("{batch_workflow}/{index}"), "EnhanceObject", "InvalidInput", &source.to_string(), reason).await?;
+                assert_failed_once(&stack.client, &format!("{batch_workflow}/{index}"), "EnhanceObject", "InvalidInput", &source.to_string(), reason)
+                    .await?;
                 assert_eq!(stack.storage.size(&output).await?, None, "nothing uploaded for {source}");
             }
         }
@@ -465,7 +464,10 @@ async fn video_refuses_broken_videos_and_finishes_the_good_one() -> anyhow::Resu
     assert!(history::activities(&history::events(&stack.client, &never_id, None).await?).is_empty(), "no activity ran for it");
 
     processes.assert_none_crashed(&stack).await;
-    println!("RESILIENCE bad-inputs video: {} broken videos and 1 impossible request refused once each, non-retryably; 1 good clip processed", bad.len());
+    println!(
+        "RESILIENCE bad-inputs video: {} broken videos and 1 impossible request refused once each, non-retryably; 1 good clip processed",
+        bad.len()
+    );
     Ok(())
 }
 
@@ -519,7 +521,10 @@ async fn a_worker_with_a_bad_setting_stops_at_start_naming_the_variable() -> any
         let (status, output) = run_binary(&stack, binary, overrides).await?;
         assert!(!status.success(), "{binary} with {overrides:?} must exit with an error: {output}");
         assert_eq!(status.code(), Some(1), "{binary} with {overrides:?} exits cleanly, not by a signal or a panic: {output}");
-        assert!(output.contains(variable) && output.contains(reason), "{binary} with {overrides:?}: expected {variable} and {reason:?} in:\n{output}");
+        assert!(
+            output.contains(variable) && output.contains(reason),
+            "{binary} with {overrides:?}: expected {variable} and {reason:?} in:\n{output}"
+        );
         assert!(output.lines().any(|l| l.starts_with(binary.as_str())), "the message names the worker: {output}");
         assert!(!output.contains("panicked"), "{output}");
     }

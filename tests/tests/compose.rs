@@ -76,12 +76,8 @@ fn every_variable_the_services_read_is_documented() {
     let documented = documented_variables();
     let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
     // `${VAR}` / `${VAR:-default}` interpolations.
-    let mut read: Vec<String> = text
-        .split("${")
-        .skip(1)
-        .filter_map(|rest| rest.split(|c| c == '}' || c == ':' || c == '-').next())
-        .map(str::to_owned)
-        .collect();
+    let mut read: Vec<String> =
+        text.split("${").skip(1).filter_map(|rest| rest.split(|c| c == '}' || c == ':' || c == '-').next()).map(str::to_owned).collect();
     // Variables set for the workers.
     let compose = compose();
     for queue in Queue::ALL {

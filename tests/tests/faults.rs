@@ -16,8 +16,8 @@
 //! `scripts/test.sh` (`-- --ignored`), one at a time.
 
 use contracts::automation::{
-    AccuracyThresholds, AutomationActivities, AutomationPipeline, AutomationProgressQuery, AutomationRequest,
-    AutomationSettings, AutomationSummary, BatchSource, BatchTotals, ImageInput, ImageKind, ImageStatus,
+    AccuracyThresholds, AutomationActivities, AutomationPipeline, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary,
+    BatchSource, BatchTotals, ImageInput, ImageKind, ImageStatus, batch_workflow_id,
 };
 use contracts::object::PrefixRef;
 use contracts::settings::{ActivitySettings, RetrySettings};
@@ -107,7 +107,13 @@ impl Fleet {
 /// outage, timeouts short enough that a lost completion is redone within the test.
 fn resilient_activities() -> AutomationActivities {
     let mut activities = AutomationActivities::default();
-    let retry = RetrySettings { initial_interval_ms: 300, backoff_coefficient: 2.0, maximum_interval_ms: 2_000, maximum_attempts: 60, ..RetrySettings::default() };
+    let retry = RetrySettings {
+        initial_interval_ms: 300,
+        backoff_coefficient: 2.0,
+        maximum_interval_ms: 2_000,
+        maximum_attempts: 60,
+        ..RetrySettings::default()
+    };
     for settings in [
         &mut activities.validate,
         &mut activities.detect_kind,
@@ -159,14 +165,8 @@ fn batch_request(batch_id: &str, images: &[ImageInput]) -> AutomationRequest {
     }
 }
 
-fn batch_workflow_id(batch_id: &str) -> String {
-    format!("automation-{batch_id}")
-}
-
 async fn start_batch(stack: &TestStack, batch_id: &str, images: &[ImageInput]) -> anyhow::Result<String> {
-    let workflow_id = batch_workflow_id(batch_id);
-    let options = WorkflowStartOptions::new(stack.queue(Queue::Orchestrator), workflow_id.clone()).build();
-    let handle = stack.client.start_workflow(AutomationPipeline, batch_request(batch_id, images), options).await?;
+    let handle = stack.start_automation(batch_request(batch_id, images)).await?;
     Ok(handle.run_id().unwrap_or_default().to_owned())
 }
 
@@ -274,7 +274,13 @@ async fn assert_complete(stack: &TestStack, batch_id: &str, area: &str, images: 
     }
     let outputs = keys_under(stack, buckets::OUTPUTS, &format!("automation/{batch_id}/")).await?;
     let expected = expected_output_keys(batch_id, images);
-    assert_eq!(outputs, expected, "output keys of batch {batch_id}: missing {:?}, extra {:?}", expected.difference(&outputs).collect::<Vec<_>>(), outputs.difference(&expected).collect::<Vec<_>>());
+    assert_eq!(
+        outputs,
+        expected,
+        "output keys of batch {batch_id}: missing {:?}, extra {:?}",
+        expected.difference(&outputs).collect::<Vec<_>>(),
+        outputs.difference(&expected).collect::<Vec<_>>()
+    );
     let inputs = keys_under(stack, buckets::INPUTS, &format!("faults/{area}/")).await?;
     assert_eq!(inputs, expected_input_keys(images), "inputs and their metadata sidecars");
     Ok(())
@@ -441,10 +447,7 @@ async fn killing_the_video_worker_mid_extraction_resumes_from_the_heartbeat() ->
     request.activities.extract.heartbeat_ms = 1_000;
     request.activities.extract.retry = RetrySettings { initial_interval_ms: 300, maximum_interval_ms: 1_000, ..RetrySettings::default() };
     let workflow_id = unique_id("video-kill");
-    stack
-        .client
-        .start_workflow(VideoPipeline, request, WorkflowStartOptions::new(stack.queue(Queue::Video), workflow_id.clone()).build())
-        .await?;
+    stack.client.start_workflow(VideoPipeline, request, WorkflowStartOptions::new(stack.queue(Queue::Video), workflow_id.clone()).build()).await?;
 
     eprintln!("clip ready after {:?}", started.elapsed());
     // Strike as soon as the server holds heartbeat details recording uploaded frames.
@@ -476,9 +479,16 @@ async fn killing_the_video_worker_mid_extraction_resumes_from_the_heartbeat() ->
     let extraction = &outcome.extraction;
     assert_eq!(extraction.frames as u64, spec.frame_count(), "{extraction:?}");
     assert_eq!(extraction.attempt, 2, "the killed attempt was retried once: {extraction:?}");
-    assert!(extraction.resumed_from as usize >= checkpointed, "resumed from at least the {checkpointed} frames checkpointed before the kill: {extraction:?}");
+    assert!(
+        extraction.resumed_from as usize >= checkpointed,
+        "resumed from at least the {checkpointed} frames checkpointed before the kill: {extraction:?}"
+    );
     assert!((extraction.resumed_from as usize) <= uploaded_at_kill, "no frame is claimed that was never uploaded: {extraction:?}");
-    assert_eq!(extraction.resumed_from + extraction.extracted_this_attempt, extraction.frames, "the new attempt extracted only the rest: {extraction:?}");
+    assert_eq!(
+        extraction.resumed_from + extraction.extracted_this_attempt,
+        extraction.frames,
+        "the new attempt extracted only the rest: {extraction:?}"
+    );
     assert!(stack.worker_log("video-2").contains("resuming frame extraction from the last heartbeat"), "{}", stack.worker_log("video-2"));
 
     // Every frame exactly once: contiguous indices, one object each, time always moving on.
@@ -586,7 +596,10 @@ async fn an_s3_outage_mid_batch_is_retried_through() -> anyhow::Result<()> {
     for (_, activity) in &activities {
         assert_eq!(activity.end, history::ActivityEnd::Completed, "{activity:?}");
     }
-    println!("RESILIENCE s3-outage: {} activities retried after the 6 s outage ({storage_faults} on a storage failure), outputs lost 0", retried.len());
+    println!(
+        "RESILIENCE s3-outage: {} activities retried after the 6 s outage ({storage_faults} on a storage failure), outputs lost 0",
+        retried.len()
+    );
     fleet.stop().await;
     Ok(())
 }

@@ -9,8 +9,8 @@
 
 use accuracy_dispatcher::report::AccuracyReport;
 use contracts::automation::{
-    AccuracyOutcome, AccuracyRequest, AccuracyThresholds, AnalyzeAccuracy, AutomationActivities, ImageLimits,
-    ImageMetadata, IngestImage, IngestRequest,
+    AccuracyOutcome, AccuracyRequest, AccuracyThresholds, AnalyzeAccuracy, AutomationActivities, ImageLimits, ImageMetadata, IngestImage,
+    IngestRequest,
 };
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
@@ -70,11 +70,7 @@ async fn analyze(stack: &TestStack, image: &ObjectRef, output_prefix: &str) -> a
     };
     let handle = stack
         .client
-        .start_workflow(
-            AnalyzeAccuracy,
-            request,
-            WorkflowStartOptions::new(stack.queue(Queue::AccuracyDispatcher), unique_id("accuracy")).build(),
-        )
+        .start_workflow(AnalyzeAccuracy, request, WorkflowStartOptions::new(stack.queue(Queue::AccuracyDispatcher), unique_id("accuracy")).build())
         .await?;
     Ok(handle.get_result(WorkflowGetResultOptions::default()).await?)
 }

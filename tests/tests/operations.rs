@@ -43,7 +43,18 @@ async fn non_default_namespace_and_prometheus_metrics() -> anyhow::Result<()> {
     let cli = devstack::find_temporal_executable()?;
     let describe = |namespace: &str| {
         std::process::Command::new(&cli)
-            .args(["workflow", "describe", "-o", "json", "--address", &stack.server.address(), "--namespace", namespace, "--workflow-id", &workflow_id])
+            .args([
+                "workflow",
+                "describe",
+                "-o",
+                "json",
+                "--address",
+                &stack.server.address(),
+                "--namespace",
+                namespace,
+                "--workflow-id",
+                &workflow_id,
+            ])
             .output()
     };
     let in_namespace = describe("media-team")?;

@@ -7,10 +7,7 @@
 //! worker binary, the starter, the dev server), no byte of any workflow history and no error
 //! message contains a marker.
 
-use contracts::automation::{
-    AutomationPipeline, AutomationRequest, AutomationSettings, BatchSource, ImageInput, ImageKind, ImageLimits,
-    IngestImage, IngestRequest,
-};
+use contracts::automation::{AutomationRequest, AutomationSettings, BatchSource, ImageInput, ImageKind, ImageLimits, IngestImage, IngestRequest};
 use contracts::enhancement::{EnhanceImage, EnhanceImageRequest, EnhanceOptions, Enhancer, OpenAiParams};
 use contracts::object::PrefixRef;
 use contracts::settings::ActivitySettings;
@@ -106,12 +103,7 @@ async fn no_log_history_or_error_carries_a_secret() -> anyhow::Result<()> {
         settings: AutomationSettings { tile_columns: 2, tile_rows: 2, ..AutomationSettings::default() },
         carried: None,
     };
-    let summary = stack
-        .client
-        .start_workflow(AutomationPipeline, request, WorkflowStartOptions::new(stack.queue(Queue::Orchestrator), format!("automation-{batch_id}")).build())
-        .await?
-        .get_result(WorkflowGetResultOptions::default())
-        .await?;
+    let summary = stack.run_automation(request).await?;
     assert_eq!((summary.totals.passed, summary.totals.errors), (2, 1), "the pipeline works with the marker secret: {summary:#?}");
     errors.extend(summary.images.iter().filter_map(|i| i.error.clone()));
 
@@ -142,7 +134,11 @@ async fn no_log_history_or_error_carries_a_secret() -> anyhow::Result<()> {
     // An endpoint that refuses the key and quotes it back in its 401 body.
     let refused = stack
         .client
-        .start_workflow(EnhanceImage, enhance("refused.png", openai)?, WorkflowStartOptions::new(REFUSING_QUEUE, unique_id("secrets-refused")).build())
+        .start_workflow(
+            EnhanceImage,
+            enhance("refused.png", openai)?,
+            WorkflowStartOptions::new(REFUSING_QUEUE, unique_id("secrets-refused")).build(),
+        )
         .await?
         .get_result(WorkflowGetResultOptions::default())
         .await

@@ -3,13 +3,13 @@
 
 use contracts::automation::{AccuracyRequest, AccuracyThresholds, AnalyzeAccuracy, AutomationActivities};
 use contracts::{ObjectRef, Queue, buckets};
+use devstack::{Stack, StackConfig, StackError, ports};
 use fleet::FleetConfig;
 use fleet::config::Env;
 use std::collections::HashMap;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
-use devstack::{Stack, StackConfig, StackError, ports};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
 /// Identities polling `task_queue` (workflow or activity pollers), as the server reports them.
 fn pollers(address: &str, task_queue: &str) -> BTreeSet<String> {
@@ -92,7 +92,8 @@ async fn seven_worker_binaries_poll_their_queues() -> anyhow::Result<()> {
     }
 
     // The scaled processors share the tiles of one image: the report names both processes.
-    let vars: HashMap<String, String> = stack.worker_env(&config).into_iter().chain([("TEMPORAL_CONFIG_FILE".to_owned(), "/nonexistent/temporal.toml".to_owned())]).collect();
+    let vars: HashMap<String, String> =
+        stack.worker_env(&config).into_iter().chain([("TEMPORAL_CONFIG_FILE".to_owned(), "/nonexistent/temporal.toml".to_owned())]).collect();
     let fleet_config = FleetConfig::from_env(&Env::from_map(vars))?;
     let storage = fleet::Storage::new(&fleet_config.s3);
     let client = fleet::temporal::connect(&fleet_config).await?;

@@ -13,9 +13,9 @@
 //!
 //! Only object keys travel between steps, never pixels.
 
+use crate::ObjectRef;
 use crate::object::PrefixRef;
 use crate::settings::ActivitySettings;
-use crate::ObjectRef;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -189,6 +189,12 @@ impl Default for AutomationSettings {
             activities: AutomationActivities::default(),
         }
     }
+}
+
+/// Workflow id of the batch `batch_id` (the starter's, so a re-submitted batch is the same
+/// workflow and makes no second set of outputs).
+pub fn batch_workflow_id(batch_id: &str) -> String {
+    format!("automation-{batch_id}")
 }
 
 /// Checks a batch id: 1-100 characters of `A-Z a-z 0-9 - _ .`, not starting with `.`. It names

@@ -13,9 +13,9 @@
 //! configuration), so each history records what was asked for; only the OpenAI key, endpoint
 //! and the temporary directory are the worker's own settings.
 
+use crate::ObjectRef;
 use crate::object::PrefixRef;
 use crate::settings::ActivitySettings;
-use crate::ObjectRef;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -84,14 +84,7 @@ pub struct LocalParams {
 
 impl Default for LocalParams {
     fn default() -> Self {
-        Self {
-            low_percentile: 0.5,
-            high_percentile: 99.5,
-            denoise_sigma: 0.6,
-            sharpen_sigma: 1.0,
-            sharpen_amount: 0.8,
-            sharpen_threshold: 2,
-        }
+        Self { low_percentile: 0.5, high_percentile: 99.5, denoise_sigma: 0.6, sharpen_sigma: 1.0, sharpen_amount: 0.8, sharpen_threshold: 2 }
     }
 }
 
@@ -203,7 +196,8 @@ pub struct TargetSize {
 impl TargetSize {
     /// The output dimensions for a source of `source` dimensions.
     pub fn resolve(&self, source: Dimensions) -> Dimensions {
-        let scaled = |side: u32, num: u32, den: u32| ((side as u64 * num as u64 + den as u64 / 2) / den.max(1) as u64).clamp(1, MAX_OUTPUT_SIDE as u64) as u32;
+        let scaled =
+            |side: u32, num: u32, den: u32| ((side as u64 * num as u64 + den as u64 / 2) / den.max(1) as u64).clamp(1, MAX_OUTPUT_SIDE as u64) as u32;
         match (self.width, self.height) {
             (Some(width), Some(height)) => Dimensions { width, height },
             (Some(width), None) => Dimensions { width, height: scaled(source.height, width, source.width) },
@@ -369,19 +363,14 @@ pub const ENHANCEABLE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "tif", "tif
 /// True when the key names an image the enhancers read.
 pub fn is_enhanceable_key(key: &str) -> bool {
     let name = key.rsplit('/').next().unwrap_or(key);
-    name.rsplit_once('.')
-        .is_some_and(|(stem, ext)| !stem.is_empty() && ENHANCEABLE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)))
+    name.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && ENHANCEABLE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)))
 }
 
 /// Where a batch item goes: the source key with the source prefix replaced by the destination
 /// prefix (deterministic, so re-running a batch overwrites).
 pub fn batch_destination(source: &ObjectRef, from: &PrefixRef, to: &PrefixRef) -> Result<ObjectRef, crate::ObjectRefError> {
     let relative = source.key().strip_prefix(from.prefix.as_str()).unwrap_or(source.key()).trim_start_matches('/');
-    let key = if to.prefix.is_empty() || to.prefix.ends_with('/') {
-        format!("{}{relative}", to.prefix)
-    } else {
-        format!("{}/{relative}", to.prefix)
-    };
+    let key = if to.prefix.is_empty() || to.prefix.ends_with('/') { format!("{}{relative}", to.prefix) } else { format!("{}/{relative}", to.prefix) };
     ObjectRef::new(to.bucket.clone(), key)
 }
 

@@ -7,16 +7,16 @@
 //! `#[run(name = ...)]`), so the compiler checks both sides agree on the types and the name.
 #![warn(missing_docs)]
 
-pub mod object;
-pub mod queues;
-pub mod search;
-pub mod settings;
-pub mod video;
 pub mod automation;
 pub mod buckets;
 pub mod checksum;
 pub mod enhancement;
 pub mod errors;
+pub mod object;
+pub mod queues;
+pub mod search;
+pub mod settings;
+pub mod video;
 
 pub use object::{ObjectRef, ObjectRefError};
 pub use queues::Queue;
@@ -115,8 +115,5 @@ where
 
 #[doc(hidden)]
 pub mod __private {
-    pub use temporalio_common::{
-        ActivityDefinition, HasWorkflowDefinition, QueryDefinition, SignalDefinition,
-        WorkflowDefinition,
-    };
+    pub use temporalio_common::{ActivityDefinition, HasWorkflowDefinition, QueryDefinition, SignalDefinition, WorkflowDefinition};
 }

@@ -136,9 +136,7 @@ impl fmt::Display for PrefixRef {
 }
 
 fn split_s3_uri(uri: &str) -> Result<(&str, &str), ObjectRefError> {
-    let rest = uri
-        .strip_prefix("s3://")
-        .ok_or_else(|| ObjectRefError::MalformedUri(uri.to_owned()))?;
+    let rest = uri.strip_prefix("s3://").ok_or_else(|| ObjectRefError::MalformedUri(uri.to_owned()))?;
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(ObjectRefError::MalformedUri(uri.to_owned()));
@@ -149,9 +147,7 @@ fn split_s3_uri(uri: &str) -> Result<(&str, &str), ObjectRefError> {
 /// Checks S3's bucket naming rules (the subset every S3 implementation accepts).
 pub fn validate_bucket(bucket: &str) -> Result<(), ObjectRefError> {
     let ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && bucket.as_bytes()[0].is_ascii_alphanumeric()
         && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
         && !bucket.contains("..");

@@ -8,13 +8,8 @@ pub const IMAGE_TYPE: SearchAttributeKey<String> = SearchAttributeKey::keyword("
 /// The pipeline stage a run is in (`ingestion`, `accuracy`, `geolocalization`, ...).
 pub const PIPELINE_STAGE: SearchAttributeKey<String> = SearchAttributeKey::keyword("PipelineStage");
 /// `running`, `completed` or `failed`.
-pub const PIPELINE_STATUS: SearchAttributeKey<String> =
-    SearchAttributeKey::keyword("PipelineStatus");
+pub const PIPELINE_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("PipelineStatus");
 
 /// Every custom attribute with its Temporal type, as `temporal server start-dev
 /// --search-attribute NAME=TYPE` takes them.
-pub const ALL: [(&str, &str); 3] = [
-    ("ImageType", "Keyword"),
-    ("PipelineStage", "Keyword"),
-    ("PipelineStatus", "Keyword"),
-];
+pub const ALL: [(&str, &str); 3] = [("ImageType", "Keyword"), ("PipelineStage", "Keyword"), ("PipelineStatus", "Keyword")];

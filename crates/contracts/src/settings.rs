@@ -46,11 +46,7 @@ pub struct ActivitySettings {
 impl ActivitySettings {
     /// Settings with the given per-attempt timeout, no heartbeat and the default retry policy.
     pub fn with_timeout(start_to_close: Duration) -> Self {
-        Self {
-            start_to_close_ms: start_to_close.as_millis() as u64,
-            heartbeat_ms: 0,
-            retry: RetrySettings::default(),
-        }
+        Self { start_to_close_ms: start_to_close.as_millis() as u64, heartbeat_ms: 0, retry: RetrySettings::default() }
     }
 
     /// Adds a heartbeat timeout.

@@ -5,9 +5,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 
 /// Fails with [`StackError::PortTaken`] when `port` cannot be bound on 127.0.0.1.
 pub fn ensure_free(port: u16, what: &'static str, setting: &'static str) -> Result<(), StackError> {
-    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
-        .map(drop)
-        .map_err(|_| StackError::PortTaken { port, what, setting })
+    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).map(drop).map_err(|_| StackError::PortTaken { port, what, setting })
 }
 
 /// A port the OS reports free right now (tests run several stacks side by side).

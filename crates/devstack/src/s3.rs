@@ -67,14 +67,7 @@ impl S3Endpoint {
                 });
             }
         });
-        Ok(Self {
-            addr,
-            root: root.to_owned(),
-            access_key: access_key.to_owned(),
-            secret_key: secret_key.to_owned(),
-            stop,
-            task: Some(task),
-        })
+        Ok(Self { addr, root: root.to_owned(), access_key: access_key.to_owned(), secret_key: secret_key.to_owned(), stop, task: Some(task) })
     }
 
     /// An outage: stops serving and drops open connections, waits `down_for` (clients see

@@ -107,10 +107,7 @@ impl Stack {
 
     /// Workers that have exited, with their status.
     pub fn exited_workers(&mut self) -> Vec<(String, std::process::ExitStatus)> {
-        self.workers
-            .iter_mut()
-            .filter_map(|w| w.try_exit_status().map(|s| (w.name.clone(), s)))
-            .collect()
+        self.workers.iter_mut().filter_map(|w| w.try_exit_status().map(|s| (w.name.clone(), s))).collect()
     }
 
     /// Stops the workers (graceful, `grace` each), then the S3 endpoint, then the server.

@@ -14,10 +14,7 @@ pub fn find_temporal_executable() -> Result<PathBuf, StackError> {
         return if path.is_file() { Ok(path) } else { Err(StackError::TemporalNotFound) };
     }
     let path_var = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path_var)
-        .map(|dir| dir.join("temporal"))
-        .find(|candidate| candidate.is_file())
-        .ok_or(StackError::TemporalNotFound)
+    std::env::split_paths(&path_var).map(|dir| dir.join("temporal")).find(|candidate| candidate.is_file()).ok_or(StackError::TemporalNotFound)
 }
 
 /// How to start the dev server.
@@ -74,11 +71,7 @@ impl TemporalServer {
         if let Some(dir) = options.db_file.parent() {
             std::fs::create_dir_all(dir).map_err(io("creating the data directory"))?;
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&options.log_file)
-            .map_err(io("opening the server log"))?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&options.log_file).map_err(io("opening the server log"))?;
         let log_err = log.try_clone().map_err(io("opening the server log"))?;
 
         let mut cmd = Command::new(&options.executable);

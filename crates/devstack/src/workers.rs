@@ -32,11 +32,7 @@ impl WorkerProcess {
             return Err(StackError::WorkerBinaryMissing { binary: binary.to_owned(), dir: dir.display().to_string() });
         }
         let io = |what: String| move |source| StackError::Io { what, source };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_file)
-            .map_err(io(format!("opening {}", log_file.display())))?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log_file).map_err(io(format!("opening {}", log_file.display())))?;
         let log_err = log.try_clone().map_err(io(format!("opening {}", log_file.display())))?;
         let child = Command::new(&path)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

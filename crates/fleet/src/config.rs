@@ -185,9 +185,7 @@ impl Env {
     {
         match self.get(var) {
             None => Ok(None),
-            Some(raw) => raw.trim().parse().map(Some).map_err(|e| ConfigError::Invalid { var: var.to_owned(),
-                reason: format!("{raw:?} ({e})"),
-            }),
+            Some(raw) => raw.trim().parse().map(Some).map_err(|e| ConfigError::Invalid { var: var.to_owned(), reason: format!("{raw:?} ({e})") }),
         }
     }
 
@@ -265,10 +263,8 @@ impl FleetConfig {
         if namespace.trim().is_empty() || namespace.contains(char::is_whitespace) {
             return Err(ConfigError::Invalid { var: "TEMPORAL_NAMESPACE".into(), reason: format!("{namespace:?} is not a namespace name") });
         }
-        let connection = ConnectionOptions::try_from(profile).map_err(|e| ConfigError::Invalid {
-            var: "TEMPORAL_ADDRESS".into(),
-            reason: format!("{address:?}: {e}"),
-        })?;
+        let connection = ConnectionOptions::try_from(profile)
+            .map_err(|e| ConfigError::Invalid { var: "TEMPORAL_ADDRESS".into(), reason: format!("{address:?}: {e}") })?;
 
         let task_queue_prefix = env.string("TASK_QUEUE_PREFIX", "");
         if !task_queue_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
@@ -282,8 +278,8 @@ impl FleetConfig {
 
         let endpoint = env.string("S3_ENDPOINT", DEFAULT_S3_ENDPOINT);
         if !endpoint.is_empty() {
-            let parsed = url::Url::parse(&endpoint)
-                .map_err(|e| ConfigError::Invalid { var: "S3_ENDPOINT".into(), reason: format!("{endpoint:?} ({e})") })?;
+            let parsed =
+                url::Url::parse(&endpoint).map_err(|e| ConfigError::Invalid { var: "S3_ENDPOINT".into(), reason: format!("{endpoint:?} ({e})") })?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
                 return Err(ConfigError::Invalid { var: "S3_ENDPOINT".into(), reason: format!("{endpoint:?} is not an http(s) URL") });
             }
@@ -359,10 +355,7 @@ impl FleetConfig {
 
     /// Web UI link of a workflow execution.
     pub fn workflow_url(&self, workflow_id: &str) -> String {
-        format!(
-            "{}/namespaces/{}/workflows/{}",
-            self.temporal.ui_url, self.temporal.namespace, workflow_id
-        )
+        format!("{}/namespaces/{}/workflows/{}", self.temporal.ui_url, self.temporal.namespace, workflow_id)
     }
 }
 
@@ -428,7 +421,9 @@ mod tests {
 
     #[test]
     fn enhancement_queue_override_and_worker_settings() {
-        let cfg = FleetConfig::from_env(&env(&[("TEMPORAL_TASK_QUEUE", "image-enhancement"), ("TASK_QUEUE_PREFIX", "blue-"), ("ENHANCER", "openai")])).unwrap();
+        let cfg =
+            FleetConfig::from_env(&env(&[("TEMPORAL_TASK_QUEUE", "image-enhancement"), ("TASK_QUEUE_PREFIX", "blue-"), ("ENHANCER", "openai")]))
+                .unwrap();
         assert_eq!(cfg.queue(contracts::Queue::Enhancement), "image-enhancement");
         assert_eq!(cfg.queue(contracts::Queue::Video), "blue-video");
         assert_eq!(cfg.env().get("ENHANCER"), Some("openai"));

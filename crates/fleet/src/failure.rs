@@ -12,12 +12,7 @@ use temporalio_sdk::ActivityOptions;
 use temporalio_sdk::activities::ActivityError;
 
 fn failure(type_name: &str, non_retryable: bool, message: String) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message)
-            .type_name(type_name.to_owned())
-            .non_retryable(non_retryable)
-            .build(),
-    )
+    ActivityError::application(ApplicationFailure::builder(message).type_name(type_name.to_owned()).non_retryable(non_retryable).build())
 }
 
 /// Bad input, named by `subject` (an object URI, a file name): never retried.

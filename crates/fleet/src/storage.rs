@@ -4,8 +4,10 @@
 
 use crate::config::S3Settings;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation, retry::RetryConfig, timeout::TimeoutConfig,
+};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -84,9 +86,7 @@ impl StorageError {
         let e = self;
         match &e {
             StorageError::NotFound { object } => failure::not_found(object, "object not found"),
-            StorageError::NoSuchBucket { object, bucket } => {
-                failure::not_found(object, format!("bucket {bucket:?} does not exist"))
-            }
+            StorageError::NoSuchBucket { object, bucket } => failure::not_found(object, format!("bucket {bucket:?} does not exist")),
             StorageError::AccessDenied { object, message } => failure::rejected(object, format!("access denied: {message}")),
             StorageError::LocalFile { .. } | StorageError::Transient { .. } | StorageError::Other { .. } => {
                 failure::transient("storage", e.to_string())
@@ -144,16 +144,8 @@ impl Storage {
     /// A client for the configured endpoint. Retries inside the SDK are kept short (3 attempts):
     /// Temporal's activity retries are the ones that ride out a long outage.
     pub fn new(settings: &S3Settings) -> Self {
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let credentials = Credentials::new(
-            settings.access_key_id.expose(),
-            settings.secret_access_key.expose(),
-            None,
-            None,
-            "fleet-config",
-        );
+        let http_client = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let credentials = Credentials::new(settings.access_key_id.expose(), settings.secret_access_key.expose(), None, None, "fleet-config");
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
@@ -162,10 +154,7 @@ impl Storage {
             .force_path_style(settings.force_path_style)
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(120))
-                    .build(),
+                TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_attempt_timeout(Duration::from_secs(120)).build(),
             )
             // Checksums only where S3 requires them: MinIO and older gateways reject some of
             // the newer default trailers.
@@ -192,10 +181,11 @@ impl Storage {
             .send()
             .await
             .map_err(|e| classify(object.to_string(), object.bucket(), e))?;
-        let body = out.body.collect().await.map_err(|e| StorageError::Transient {
-            object: object.to_string(),
-            message: format!("body read failed: {e}"),
-        })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Transient { object: object.to_string(), message: format!("body read failed: {e}") })?;
         Ok(body.into_bytes())
     }
 
@@ -213,10 +203,9 @@ impl Storage {
         let mut file = tokio::fs::File::create(path).await.map_err(local)?;
         let mut body = out.body;
         let mut written = 0u64;
-        while let Some(chunk) = body.try_next().await.map_err(|e| StorageError::Transient {
-            object: object.to_string(),
-            message: format!("body read failed: {e}"),
-        })? {
+        while let Some(chunk) =
+            body.try_next().await.map_err(|e| StorageError::Transient { object: object.to_string(), message: format!("body read failed: {e}") })?
+        {
             file.write_all(&chunk).await.map_err(local)?;
             written += chunk.len() as u64;
         }
@@ -252,10 +241,9 @@ impl Storage {
 
     /// Uploads a local file, streaming it from disk.
     pub async fn put_file(&self, object: &ObjectRef, path: &Path, content_type: &str) -> Result<(), StorageError> {
-        let body = ByteStream::from_path(path).await.map_err(|e| StorageError::LocalFile {
-            path: path.display().to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::LocalFile { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
         self.client
             .put_object()
             .bucket(object.bucket())

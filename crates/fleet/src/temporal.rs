@@ -9,7 +9,9 @@ use temporalio_client::{Client, Connection};
 #[non_exhaustive]
 pub enum ConnectError {
     /// The server did not answer within the configured connect timeout.
-    #[error("could not reach Temporal at {address} (namespace {namespace}) within {waited:?}: {last_error}. Is the server running? Check TEMPORAL_ADDRESS")]
+    #[error(
+        "could not reach Temporal at {address} (namespace {namespace}) within {waited:?}: {last_error}. Is the server running? Check TEMPORAL_ADDRESS"
+    )]
     Unreachable {
         /// Configured address.
         address: String,
@@ -33,8 +35,7 @@ pub async fn connect(config: &FleetConfig) -> Result<Client, ConnectError> {
     loop {
         match Connection::connect(config.connection_options()).await {
             Ok(connection) => {
-                return Client::new(connection, config.client_options())
-                    .map_err(|e| ConnectError::Options(e.to_string()));
+                return Client::new(connection, config.client_options()).map_err(|e| ConnectError::Options(e.to_string()));
             }
             Err(e) => {
                 let waited = started.elapsed();

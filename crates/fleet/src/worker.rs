@@ -8,12 +8,12 @@ use crate::{storage::Storage, telemetry, temporal};
 use anyhow::Context;
 use contracts::Queue;
 use std::process::ExitCode;
-use temporalio_client::Client;
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use std::sync::Arc;
+use temporalio_client::Client;
 use temporalio_common::telemetry::metrics::CoreMeter;
 use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter};
 use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// What a worker's registration function gets to build its activities with.
@@ -98,13 +98,9 @@ fn sdk_runtime(queue: Queue, tuning: &WorkerTuning) -> anyhow::Result<(Runtime, 
         .global_tags([("worker".to_owned(), queue.base_name().to_owned())].into())
         .counters_total_suffix(true)
         .build();
-    let started = start_prometheus_metric_exporter(exporter)
-        .with_context(|| format!("serving metrics on port {port} (METRICS_PORT)"))?;
+    let started = start_prometheus_metric_exporter(exporter).with_context(|| format!("serving metrics on port {port} (METRICS_PORT)"))?;
     let telemetry = TelemetryOptions::builder().metrics(started.meter as Arc<dyn CoreMeter>).build();
-    let options = RuntimeOptions::builder()
-        .telemetry_options(telemetry)
-        .build()
-        .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
+    let options = RuntimeOptions::builder().telemetry_options(telemetry).build().map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
     tracing::info!(addr = %started.bound_addr, "serving Prometheus metrics on /metrics");
     let endpoint = MetricsEndpoint { addr: started.bound_addr, abort: started.abort_handle };
     Ok((Runtime::from_current_tokio(options)?, Some(endpoint)))
@@ -142,9 +138,7 @@ pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<Work
     let var = |name: &str| format!("{prefix}_{name}");
     Ok(WorkerTuning {
         max_concurrent_activities: env.parse_opt(&var("MAX_CONCURRENT_ACTIVITIES"))?.or(global.max_concurrent_activities),
-        max_concurrent_workflow_tasks: env
-            .parse_opt(&var("MAX_CONCURRENT_WORKFLOW_TASKS"))?
-            .or(global.max_concurrent_workflow_tasks),
+        max_concurrent_workflow_tasks: env.parse_opt(&var("MAX_CONCURRENT_WORKFLOW_TASKS"))?.or(global.max_concurrent_workflow_tasks),
         activities_per_second: env.parse_opt(&var("ACTIVITIES_PER_SECOND"))?.or(global.activities_per_second),
         sticky_cache_size: env.parse_opt(&var("STICKY_CACHE_SIZE"))?.or(global.sticky_cache_size),
         shutdown_grace: global.shutdown_grace,
@@ -212,12 +206,7 @@ pub fn start_worker(config: FleetConfig, queue: Queue, register: Register) -> an
 }
 
 /// [`start_worker`] with explicit tuning.
-pub fn start_worker_tuned(
-    config: FleetConfig,
-    queue: Queue,
-    register: Register,
-    tuning: WorkerTuning,
-) -> anyhow::Result<RunningWorker> {
+pub fn start_worker_tuned(config: FleetConfig, queue: Queue, register: Register, tuning: WorkerTuning) -> anyhow::Result<RunningWorker> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<Box<dyn Fn() + Send>>>();
     let task_queue = config.queue(queue);
     let thread = std::thread::Builder::new().name(format!("{queue}-worker")).spawn(move || {

@@ -96,12 +96,7 @@ pub fn geotiff_wgs84(width: u32, height: u32, west_lon: f64, north_lat: f64, pix
         width,
         height,
         crs: Crs::Geographic(WGS84),
-        placement: Placement::TiepointScale {
-            origin_x: west_lon,
-            origin_y: north_lat,
-            pixel_x: pixel_deg,
-            pixel_y: pixel_deg,
-        },
+        placement: Placement::TiepointScale { origin_x: west_lon, origin_y: north_lat, pixel_x: pixel_deg, pixel_y: pixel_deg },
         pixel_is_point: false,
     })
 }
@@ -112,24 +107,12 @@ pub fn geotiff_wgs84(width: u32, height: u32, west_lon: f64, north_lat: f64, pix
 ///
 /// # Panics
 /// When `width` or `height` is zero.
-pub fn geotiff_utm(
-    width: u32,
-    height: u32,
-    zone_epsg: u16,
-    origin_easting: f64,
-    origin_northing: f64,
-    pixel_size: f64,
-) -> Vec<u8> {
+pub fn geotiff_utm(width: u32, height: u32, zone_epsg: u16, origin_easting: f64, origin_northing: f64, pixel_size: f64) -> Vec<u8> {
     geotiff(&GeoTiffSpec {
         width,
         height,
         crs: Crs::Projected(zone_epsg),
-        placement: Placement::TiepointScale {
-            origin_x: origin_easting,
-            origin_y: origin_northing,
-            pixel_x: pixel_size,
-            pixel_y: pixel_size,
-        },
+        placement: Placement::TiepointScale { origin_x: origin_easting, origin_y: origin_northing, pixel_x: pixel_size, pixel_y: pixel_size },
         pixel_is_point: false,
     })
 }
@@ -228,10 +211,7 @@ mod tests {
         let mut decoder = Decoder::new(Cursor::new(bytes)).unwrap();
         assert_eq!(decoder.dimensions().unwrap(), (64, 48));
         assert_eq!(decoder.get_tag_f64_vec(Tag::ModelPixelScaleTag).unwrap(), vec![10.0, 10.0, 0.0]);
-        assert_eq!(
-            decoder.get_tag_f64_vec(Tag::ModelTiepointTag).unwrap(),
-            vec![0.0, 0.0, 0.0, 500_000.0, 5_000_000.0, 0.0]
-        );
+        assert_eq!(decoder.get_tag_f64_vec(Tag::ModelTiepointTag).unwrap(), vec![0.0, 0.0, 0.0, 500_000.0, 5_000_000.0, 0.0]);
         let keys = decoder.get_tag_u16_vec(Tag::GeoKeyDirectoryTag).unwrap();
         assert_eq!(&keys[12..16], &[3072, 0, 1, 32633]);
         let tiff::decoder::DecodingResult::U8(data) = decoder.read_image().unwrap() else { panic!("8-bit gray") };

@@ -2,7 +2,7 @@
 //! benchmarks: navad flight images (sharp, blurred, low-contrast), satellite GeoTIFFs with
 //! georeferencing tags, corrupt files and short video clips.
 #![warn(missing_docs)]
-pub mod navad;
-pub mod geotiff;
-pub mod video;
 pub mod enhancement;
+pub mod geotiff;
+pub mod navad;
+pub mod video;

@@ -7,8 +7,8 @@
 //! - an audio-only file ([`write_audio_only`]) and a truncated copy ([`write_truncated_copy`]).
 
 use anyhow::{Context as _, bail};
-use ffmpeg_next as ffmpeg;
 use ffmpeg::{Dictionary, Packet, Rational, codec, encoder, format, frame, software::scaling};
+use ffmpeg_next as ffmpeg;
 use std::path::Path;
 
 /// One solid-colour scene.
@@ -47,10 +47,7 @@ impl ClipSpec {
             width: 320,
             height: 240,
             fps,
-            segments: [[220, 30, 30], [30, 200, 40], [30, 40, 210]]
-                .into_iter()
-                .map(|color| Segment { color, frames: 2 * fps })
-                .collect(),
+            segments: [[220, 30, 30], [30, 200, 40], [30, 40, 210]].into_iter().map(|color| Segment { color, frames: 2 * fps }).collect(),
             rotation: 0,
             faststart: true,
         }
@@ -360,10 +357,7 @@ mod tests {
         let params = codec::context::Context::from_parameters(stream.parameters())?.decoder().video()?;
         assert_eq!((params.width(), params.height()), (320, 240));
         assert_eq!(params.id(), codec::Id::MPEG4);
-        let matrix = stream
-            .side_data()
-            .find(|d| d.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix)
-            .context("display matrix")?;
+        let matrix = stream.side_data().find(|d| d.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix).context("display matrix")?;
         let words: Vec<i32> = matrix.data().chunks_exact(4).map(|w| i32::from_ne_bytes(w.try_into().unwrap())).collect();
         assert_eq!(&words[..5], &[0, 1 << 16, 0, -(1 << 16), 0], "a quarter turn clockwise");
 

@@ -7,18 +7,17 @@
 //! `AUTOMATION_*` variables (see `workers/orchestrator/README.md`), then by the flags.
 
 use crate::commands::inputs;
+use crate::progress;
 use anyhow::Context;
 use clap::Args;
 use contracts::automation::{
-    AutomationPipeline, AutomationProgress, AutomationProgressQuery, AutomationRequest, AutomationSettings,
-    AutomationSummary, BatchSource, BatchSummaryDocument, ImageInput, ImageKind, ImageOutcome, ImageStatus,
-    validate_batch_id,
+    AutomationPipeline, AutomationProgress, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary, BatchSource,
+    BatchSummaryDocument, ImageInput, ImageKind, ImageOutcome, ImageStatus, validate_batch_id,
 };
 use contracts::object::{PrefixRef, validate_bucket};
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
-use crate::progress;
 use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Duration;
@@ -89,8 +88,7 @@ fn non_negative(env: &Env, var: &str, default: f64, max: f64) -> Result<f64, Con
 /// error naming the variable.
 pub fn config_from_env(env: &Env) -> Result<AutomationConfig, ConfigError> {
     let mut settings = AutomationSettings::default();
-    settings.max_concurrent_images =
-        bounded(env, "AUTOMATION_MAX_CONCURRENT_IMAGES", settings.max_concurrent_images, MAX_CONCURRENT_IMAGES)?;
+    settings.max_concurrent_images = bounded(env, "AUTOMATION_MAX_CONCURRENT_IMAGES", settings.max_concurrent_images, MAX_CONCURRENT_IMAGES)?;
     settings.images_per_run = bounded(env, "AUTOMATION_IMAGES_PER_RUN", settings.images_per_run, MAX_IMAGES_PER_RUN)?;
     if let Some(grid) = env.get("AUTOMATION_TILE_GRID") {
         let parsed = grid
@@ -104,20 +102,13 @@ pub fn config_from_env(env: &Env) -> Result<AutomationConfig, ConfigError> {
         settings.tile_rows = rows;
     }
     let thresholds = &mut settings.thresholds;
-    thresholds.min_laplacian_variance =
-        non_negative(env, "AUTOMATION_MIN_LAPLACIAN_VARIANCE", thresholds.min_laplacian_variance, f64::MAX)?;
+    thresholds.min_laplacian_variance = non_negative(env, "AUTOMATION_MIN_LAPLACIAN_VARIANCE", thresholds.min_laplacian_variance, f64::MAX)?;
     thresholds.min_overall_score = non_negative(env, "AUTOMATION_MIN_OVERALL_SCORE", thresholds.min_overall_score, 100.0)?;
     if let Some(attempts) = env.parse_opt::<u32>("AUTOMATION_MAX_ATTEMPTS")? {
         let a = &mut settings.activities;
-        for activity in [
-            &mut a.validate,
-            &mut a.detect_kind,
-            &mut a.split_tiles,
-            &mut a.tile_metrics,
-            &mut a.write_report,
-            &mut a.footprint,
-            &mut a.batch_io,
-        ] {
+        for activity in
+            [&mut a.validate, &mut a.detect_kind, &mut a.split_tiles, &mut a.tile_metrics, &mut a.write_report, &mut a.footprint, &mut a.batch_io]
+        {
             activity.retry.maximum_attempts = attempts;
         }
     }
@@ -223,13 +214,9 @@ fn image_files_in(dir: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Starts the batch on the orchestrator queue; returns its workflow id.
 async fn start(config: &FleetConfig, client: &Client, request: AutomationRequest) -> anyhow::Result<String> {
-    let workflow_id = format!("automation-{}", request.batch_id);
+    let workflow_id = contracts::automation::batch_workflow_id(&request.batch_id);
     client
-        .start_workflow(
-            AutomationPipeline,
-            request,
-            WorkflowStartOptions::new(config.queue(Queue::Orchestrator), workflow_id.clone()).build(),
-        )
+        .start_workflow(AutomationPipeline, request, WorkflowStartOptions::new(config.queue(Queue::Orchestrator), workflow_id.clone()).build())
         .await
         .with_context(|| format!("starting workflow {workflow_id}"))?;
     Ok(workflow_id)

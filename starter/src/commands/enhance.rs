@@ -9,18 +9,17 @@
 //! worker's (see `workers/enhancement/README.md`).
 
 use crate::commands::inputs;
+use crate::progress;
 use anyhow::Context;
 use clap::Args;
 use contracts::enhancement::{
     BatchProgress, EnhanceBatch, EnhanceBatchProgress, EnhanceBatchRequest, EnhanceBatchSummary, EnhanceImage, EnhanceImageRequest,
-    EnhanceImageResult, EnhanceOptions, Enhancer, EnhancementActivities, LocalParams, OpenAiParams, TargetSize, VerifyPolicy,
-    is_enhanceable_key,
+    EnhanceImageResult, EnhanceOptions, EnhancementActivities, Enhancer, LocalParams, OpenAiParams, TargetSize, VerifyPolicy, is_enhanceable_key,
 };
 use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
-use crate::progress;
 use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Duration;
@@ -370,7 +369,10 @@ mod tests {
             ("ENHANCEMENT_TARGET_WIDTH", "800"),
         ]))
         .unwrap();
-        assert_eq!(config.options.enhancer, Enhancer::Openai(OpenAiParams { model: "gpt-image-2".into(), prompt: "brighten".into(), size: "512x512".into() }));
+        assert_eq!(
+            config.options.enhancer,
+            Enhancer::Openai(OpenAiParams { model: "gpt-image-2".into(), prompt: "brighten".into(), size: "512x512".into() })
+        );
         assert_eq!(config.options.size.width, Some(800));
     }
 

@@ -11,10 +11,7 @@ pub async fn resolve_object(storage: &Storage, input: &str, area: &str) -> anyho
         return input.parse().with_context(|| format!("input {input:?}"));
     }
     let path = Path::new(input);
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("input {input:?} is neither an s3:// URI nor a file path"))?;
+    let name = path.file_name().and_then(|n| n.to_str()).with_context(|| format!("input {input:?} is neither an s3:// URI nor a file path"))?;
     if !path.is_file() {
         anyhow::bail!("input {input:?}: no such file (give a local file or an s3://bucket/key URI)");
     }

@@ -8,23 +8,21 @@
 //! `VIDEO_*` variables (see `workers/video/README.md`).
 
 use crate::commands::inputs;
+use crate::progress;
 use anyhow::Context;
 use clap::Args;
 use contracts::object::PrefixRef;
 use contracts::video::{
-    CancelVideo, FrameFormat, Sampling, VideoActivities, VideoCancelled, VideoOutcome, VideoPipeline, VideoProgress,
-    VideoProgressQuery, VideoRequest, VideoStage,
+    CancelVideo, FrameFormat, Sampling, VideoActivities, VideoCancelled, VideoOutcome, VideoPipeline, VideoProgress, VideoProgressQuery,
+    VideoRequest, VideoStage,
 };
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
-use crate::progress;
 use indicatif::ProgressBar;
 use std::time::Duration;
 use temporalio_client::errors::WorkflowGetResultError;
-use temporalio_client::{
-    Client, WorkflowHandle, WorkflowSignalOptions, WorkflowStartOptions,
-};
+use temporalio_client::{Client, WorkflowHandle, WorkflowSignalOptions, WorkflowStartOptions};
 
 #[derive(Args, Debug)]
 pub struct VideoArgs {
@@ -261,19 +259,13 @@ fn print_outcome(outcome: &VideoOutcome) {
         m.codec, m.container, m.width, m.height, m.pixel_format, m.fps, m.duration_seconds, m.frame_count, m.rotation_degrees, m.audio_streams
     );
     let e = &outcome.extraction;
-    println!(
-        "  {} frames of {}x{} -> {} (attempt {}, resumed from frame {})",
-        e.frames, e.width, e.height, e.manifest, e.attempt, e.resumed_from
-    );
+    println!("  {} frames of {}x{} -> {} (attempt {}, resumed from frame {})", e.frames, e.width, e.height, e.manifest, e.attempt, e.resumed_from);
     if outcome.scene_cuts.is_empty() {
         println!("  no scene cuts detected");
     } else {
         println!("  scene cuts:");
         for cut in &outcome.scene_cuts {
-            println!(
-                "    at {:>8.2} s (after {:.2} s)  score {:.2}  frame {}",
-                cut.at_seconds, cut.previous_seconds, cut.score, cut.frame_index
-            );
+            println!("    at {:>8.2} s (after {:.2} s)  score {:.2}  frame {}", cut.at_seconds, cut.previous_seconds, cut.score, cut.frame_index);
         }
     }
     let s = &outcome.contact_sheet;
@@ -350,13 +342,12 @@ mod tests {
 
     #[test]
     fn settings_from_env() {
-        let env = |pairs: &[(&str, &str)]| {
-            Env::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>())
-        };
+        let env = |pairs: &[(&str, &str)]| Env::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>());
         let defaults = config_from_env(&env(&[])).unwrap();
         assert_eq!(defaults.activities, VideoActivities::default());
         assert_eq!(defaults.output_bucket, buckets::OUTPUTS);
-        let custom = config_from_env(&env(&[("VIDEO_MAX_ATTEMPTS", "2"), ("VIDEO_HEARTBEAT_SECS", "5"), ("VIDEO_EXTRACT_TIMEOUT_SECS", "90")])).unwrap();
+        let custom =
+            config_from_env(&env(&[("VIDEO_MAX_ATTEMPTS", "2"), ("VIDEO_HEARTBEAT_SECS", "5"), ("VIDEO_EXTRACT_TIMEOUT_SECS", "90")])).unwrap();
         assert_eq!(custom.activities.extract.retry.maximum_attempts, 2);
         assert_eq!(custom.activities.cleanup.retry.maximum_attempts, 2);
         assert_eq!(custom.activities.process.heartbeat_ms, 5_000);

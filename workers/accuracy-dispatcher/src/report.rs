@@ -162,10 +162,8 @@ pub fn build(request: &ReportRequest) -> Result<AccuracyReport, ReportError> {
     let mut cells: Vec<Vec<Option<TileMetrics>>> = vec![vec![None; columns as usize]; rows as usize];
     for metrics in &request.tiles {
         let (row, column) = (metrics.tile.row, metrics.tile.column);
-        let cell = cells
-            .get_mut(row as usize)
-            .and_then(|r| r.get_mut(column as usize))
-            .ok_or(ReportError::OutsideGrid { row, column, columns, rows })?;
+        let cell =
+            cells.get_mut(row as usize).and_then(|r| r.get_mut(column as usize)).ok_or(ReportError::OutsideGrid { row, column, columns, rows })?;
         if cell.replace(metrics.clone()).is_some() {
             return Err(ReportError::Duplicate { row, column });
         }
@@ -219,9 +217,8 @@ impl AccuracyReport {
 /// Aggregates over a non-empty set of tiles.
 fn aggregate(tiles: &[TileMetrics]) -> Aggregate {
     let pixels: f64 = tiles.iter().map(|t| f64::from(t.tile.width) * f64::from(t.tile.height)).sum();
-    let weighted = |value: fn(&TileMetrics) -> f64| {
-        tiles.iter().map(|t| value(t) * f64::from(t.tile.width) * f64::from(t.tile.height)).sum::<f64>() / pixels
-    };
+    let weighted =
+        |value: fn(&TileMetrics) -> f64| tiles.iter().map(|t| value(t) * f64::from(t.tile.width) * f64::from(t.tile.height)).sum::<f64>() / pixels;
     let mut variances: Vec<f64> = tiles.iter().map(|t| t.laplacian_variance).collect();
     variances.sort_by(f64::total_cmp);
     let middle = variances.len() / 2;
@@ -247,9 +244,7 @@ fn aggregate(tiles: &[TileMetrics]) -> Aggregate {
 pub fn score(aggregate: &Aggregate, thresholds: &AccuracyThresholds) -> ScoreBreakdown {
     let unit = |v: f64| v.clamp(0.0, 1.0);
     let sharpness = unit(1.0 - aggregate.blurred_fraction);
-    let outside = (thresholds.min_mean_luminance - aggregate.mean_luminance)
-        .max(aggregate.mean_luminance - thresholds.max_mean_luminance)
-        .max(0.0);
+    let outside = (thresholds.min_mean_luminance - aggregate.mean_luminance).max(aggregate.mean_luminance - thresholds.max_mean_luminance).max(0.0);
     let exposure = unit(1.0 - outside / EXPOSURE_FALLOFF);
     let clipping = if thresholds.max_clipped_fraction > 0.0 {
         unit(1.0 - aggregate.clipped_fraction / (2.0 * thresholds.max_clipped_fraction))
@@ -278,15 +273,9 @@ fn failures(aggregate: &Aggregate, score: &ScoreBreakdown, thresholds: &Accuracy
         ));
     }
     if aggregate.mean_luminance < thresholds.min_mean_luminance {
-        failures.push(format!(
-            "exposure: underexposed, mean luminance {:.1} below {}",
-            aggregate.mean_luminance, thresholds.min_mean_luminance
-        ));
+        failures.push(format!("exposure: underexposed, mean luminance {:.1} below {}", aggregate.mean_luminance, thresholds.min_mean_luminance));
     } else if aggregate.mean_luminance > thresholds.max_mean_luminance {
-        failures.push(format!(
-            "exposure: overexposed, mean luminance {:.1} above {}",
-            aggregate.mean_luminance, thresholds.max_mean_luminance
-        ));
+        failures.push(format!("exposure: overexposed, mean luminance {:.1} above {}", aggregate.mean_luminance, thresholds.max_mean_luminance));
     }
     if aggregate.clipped_fraction > thresholds.max_clipped_fraction {
         failures.push(format!(
@@ -370,7 +359,8 @@ mod tests {
 
     #[test]
     fn clipping_component_is_half_at_the_threshold() {
-        let mut tiles = vec![tile(0, 0, 900.0, 120.0, "a"), tile(0, 1, 900.0, 120.0, "a"), tile(1, 0, 900.0, 120.0, "a"), tile(1, 1, 900.0, 120.0, "a")];
+        let mut tiles =
+            vec![tile(0, 0, 900.0, 120.0, "a"), tile(0, 1, 900.0, 120.0, "a"), tile(1, 0, 900.0, 120.0, "a"), tile(1, 1, 900.0, 120.0, "a")];
         for t in &mut tiles {
             t.highlight_clipped_fraction = 0.05;
         }

@@ -2,8 +2,8 @@
 //! tile in parallel on the accuracy-processor queue, aggregate the report.
 
 use contracts::automation::{
-    AccuracyOutcome, AccuracyRequest, AnalyzeAccuracy, ComputeTileMetrics, ReportRequest, SplitRequest, SplitTiles,
-    TileMetricsRequest, WriteAccuracyReport,
+    AccuracyOutcome, AccuracyRequest, AnalyzeAccuracy, ComputeTileMetrics, ReportRequest, SplitRequest, SplitTiles, TileMetricsRequest,
+    WriteAccuracyReport,
 };
 use contracts::{ObjectRef, Queue, errors};
 use fleet::failure::activity_options;
@@ -25,10 +25,7 @@ pub struct AnalyzeAccuracyWorkflow;
 
 fn invalid_request(request: &AccuracyRequest, reason: impl std::fmt::Display) -> WorkflowTermination {
     WorkflowTermination::failed_application(
-        ApplicationFailure::builder(format!("{}: {reason}", request.image))
-            .type_name(errors::INVALID_INPUT.to_owned())
-            .non_retryable(true)
-            .build(),
+        ApplicationFailure::builder(format!("{}: {reason}", request.image)).type_name(errors::INVALID_INPUT.to_owned()).non_retryable(true).build(),
     )
 }
 

@@ -52,13 +52,7 @@ impl ProcessorActivities {
                 .map_err(|e| format!("not a readable PNG tile: {e}"))?
                 .into_luma8();
             if luma.dimensions() != (tile.width, tile.height) {
-                return Err(format!(
-                    "tile is {}x{} pixels, its reference says {}x{}",
-                    luma.width(),
-                    luma.height(),
-                    tile.width,
-                    tile.height
-                ));
+                return Err(format!("tile is {}x{} pixels, its reference says {}x{}", luma.width(), luma.height(), tile.width, tile.height));
             }
             let view = Luma::new(luma.width(), luma.height(), luma.as_raw()).map_err(|e| e.to_string())?;
             Ok(metrics::measure(view))

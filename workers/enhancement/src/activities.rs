@@ -6,9 +6,9 @@
 //! blocking decode/encode tasks hold their own handle, so the directory goes when they end).
 
 use crate::imaging::{self, ImageFileError, OutputFormat};
+use crate::local_enhancer;
 use crate::openai_enhancer::{self, OpenAiEnhancer};
 use crate::settings::WorkerSettings;
-use crate::local_enhancer;
 use contracts::ObjectRef;
 use contracts::enhancement::{
     Dimensions, EnhanceObjectInput, EnhancedObject, Enhancer, ListRequest, ListedImages, Verification, VerifyInput, is_enhanceable_key,
@@ -19,9 +19,9 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tempfile::TempDir;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use tempfile::TempDir;
 
 /// The enhancement worker's activities and the clients they use.
 #[derive(Debug)]
@@ -130,10 +130,14 @@ impl EnhancementActivities {
         input.enhancer.validate().map_err(|e| failure::invalid_input(&input.source, format!("{} enhancer: {e}", input.enhancer.kind())))?;
         input.size.validate().map_err(|e| failure::invalid_input(&input.destination, e))?;
         if input.destination == input.source {
-            return Err(failure::invalid_input(&input.destination, "is the source itself: a failed result would be withdrawn, deleting the original"));
+            return Err(failure::invalid_input(
+                &input.destination,
+                "is the source itself: a failed result would be withdrawn, deleting the original",
+            ));
         }
-        let format = OutputFormat::for_key(input.destination.key())
-            .ok_or_else(|| failure::invalid_input(&input.destination, "the extension names no format the enhancers write (.png, .jpg, .jpeg, .tif, .tiff)"))?;
+        let format = OutputFormat::for_key(input.destination.key()).ok_or_else(|| {
+            failure::invalid_input(&input.destination, "the extension names no format the enhancers write (.png, .jpg, .jpeg, .tif, .tiff)")
+        })?;
         let scratch = Arc::new(
             tempfile::Builder::new()
                 .prefix(SCRATCH_PREFIX)
@@ -182,10 +186,13 @@ impl EnhancementActivities {
         let bytes = self.storage.get(&object).await.map_err(StorageError::into_activity_error)?;
         let size = bytes.len() as u64;
         let max_pixels = self.settings.max_input_pixels.max(input.expected_size.width as u64 * input.expected_size.height as u64);
-        let measured = tokio::task::spawn_blocking(move || imaging::decode_bytes(&bytes, max_pixels).map(|image| (imaging::dimensions(&image), imaging::contrast_spread(&image))))
-            .await
-            .map_err(|e| failure::transient(&object, format!("verification task panicked: {e}")))?;
-        let (dimensions, contrast_spread) = measured.map_err(|e| failure::invalid_input(&object, format!("the uploaded result is unreadable: {e}")))?;
+        let measured = tokio::task::spawn_blocking(move || {
+            imaging::decode_bytes(&bytes, max_pixels).map(|image| (imaging::dimensions(&image), imaging::contrast_spread(&image)))
+        })
+        .await
+        .map_err(|e| failure::transient(&object, format!("verification task panicked: {e}")))?;
+        let (dimensions, contrast_spread) =
+            measured.map_err(|e| failure::invalid_input(&object, format!("the uploaded result is unreadable: {e}")))?;
         if dimensions != input.expected_size {
             return Err(failure::invalid_input(&object, format!("the uploaded result is {dimensions}, expected {}", input.expected_size)));
         }
@@ -193,7 +200,9 @@ impl EnhancementActivities {
         if contrast_spread < required {
             return Err(failure::invalid_input(
                 &object,
-                format!("the result's contrast spread {contrast_spread} is below the required {required} (min_contrast_spread): the source has too little to recover"),
+                format!(
+                    "the result's contrast spread {contrast_spread} is below the required {required} (min_contrast_spread): the source has too little to recover"
+                ),
             ));
         }
         Ok(Verification { bytes: size, size: dimensions, contrast_spread })
@@ -224,7 +233,13 @@ impl EnhancementActivities {
 }
 
 impl EnhancementActivities {
-    async fn produce(&self, input: &EnhanceObjectInput, format: OutputFormat, scratch: &Arc<TempDir>, stage: &Stage) -> Result<(Source, Produced), ActivityError> {
+    async fn produce(
+        &self,
+        input: &EnhanceObjectInput,
+        format: OutputFormat,
+        scratch: &Arc<TempDir>,
+        stage: &Stage,
+    ) -> Result<(Source, Produced), ActivityError> {
         stage.set("downloading");
         let source_path = scratch.path().join("source");
         self.storage.download_to_file(&input.source, &source_path).await.map_err(StorageError::into_activity_error)?;
@@ -274,7 +289,8 @@ impl EnhancementActivities {
         let subject = input.destination.clone();
         let path = output_path.clone();
         let (bytes, contrast_spread) = blocking(scratch, move || {
-            let bytes = imaging::encode_file(&enhanced, format, &path).map_err(|e| failure::transient(&subject, format!("writing the local result: {e}")))?;
+            let bytes =
+                imaging::encode_file(&enhanced, format, &path).map_err(|e| failure::transient(&subject, format!("writing the local result: {e}")))?;
             Ok::<_, ActivityError>((bytes, imaging::contrast_spread(&enhanced)))
         })
         .await??;

@@ -27,7 +27,11 @@ pub fn enhance(image: &DynamicImage, params: &LocalParams, output: Dimensions) -
     }
 
     let alpha = alpha.map(|a| {
-        if (a.width(), a.height()) == (output.width, output.height) { a } else { imageops::resize(&a, output.width, output.height, FilterType::Lanczos3) }
+        if (a.width(), a.height()) == (output.width, output.height) {
+            a
+        } else {
+            imageops::resize(&a, output.width, output.height, FilterType::Lanczos3)
+        }
     });
     match (color.has_color(), alpha) {
         (true, None) => DynamicImage::ImageRgb8(rgb),
@@ -51,8 +55,7 @@ pub fn enhance(image: &DynamicImage, params: &LocalParams, output: Dimensions) -
 
 fn alpha_channel(image: &DynamicImage) -> GrayImage {
     let rgba = image.to_rgba8();
-    GrayImage::from_raw(rgba.width(), rgba.height(), rgba.as_raw().chunks_exact(4).map(|p| p[3]).collect())
-        .expect("one alpha sample per pixel")
+    GrayImage::from_raw(rgba.width(), rgba.height(), rgba.as_raw().chunks_exact(4).map(|p| p[3]).collect()).expect("one alpha sample per pixel")
 }
 
 /// Maps each channel's `low`..`high` percentile range onto 0..255. A channel with no range
@@ -70,11 +73,7 @@ pub fn stretch_channels(image: &mut RgbImage, low: f32, high: f32) {
         let hi = crate::imaging::percentile(&histogram, total, high) as f32;
         let mut table = [0u8; 256];
         for (value, entry) in table.iter_mut().enumerate() {
-            *entry = if hi - lo < 1.0 {
-                value as u8
-            } else {
-                (((value as f32 - lo) * 255.0 / (hi - lo)).round()).clamp(0.0, 255.0) as u8
-            };
+            *entry = if hi - lo < 1.0 { value as u8 } else { (((value as f32 - lo) * 255.0 / (hi - lo)).round()).clamp(0.0, 255.0) as u8 };
         }
         table
     });

@@ -20,12 +20,12 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
 use async_openai::traits::AsyncTryFrom;
 use base64::Engine;
+use contracts::ObjectRef;
 use contracts::enhancement::{Dimensions, OpenAiParams, parse_size};
 use fleet::failure;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, Rgba, RgbaImage};
 use serde::Deserialize;
-use contracts::ObjectRef;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,11 +118,7 @@ pub fn finish(answer: &DynamicImage, placement: Placement, output: Dimensions) -
     let width = ((placement.width as f64 * sx).round() as u32).clamp(1, answer.width() - x);
     let height = ((placement.height as f64 * sy).round() as u32).clamp(1, answer.height() - y);
     let cropped = answer.crop_imm(x, y, width, height);
-    if (width, height) == (output.width, output.height) {
-        cropped
-    } else {
-        cropped.resize_exact(output.width, output.height, FilterType::Lanczos3)
-    }
+    if (width, height) == (output.width, output.height) { cropped } else { cropped.resize_exact(output.width, output.height, FilterType::Lanczos3) }
 }
 
 /// The multipart body of one images edit request.
@@ -136,10 +132,8 @@ impl AsyncTryFrom<EditForm> for reqwest::multipart::Form {
     type Error = OpenAIError;
 
     async fn try_from(form: EditForm) -> Result<Self, Self::Error> {
-        let image = reqwest::multipart::Part::bytes(form.png.as_ref().clone())
-            .file_name("image.png")
-            .mime_str("image/png")
-            .map_err(OpenAIError::Reqwest)?;
+        let image =
+            reqwest::multipart::Part::bytes(form.png.as_ref().clone()).file_name("image.png").mime_str("image/png").map_err(OpenAIError::Reqwest)?;
         let mut body = reqwest::multipart::Form::new()
             .part("image", image)
             .text("model", form.params.model.clone())
@@ -211,7 +205,12 @@ impl OpenAiEnhancer {
     }
 
     async fn download(&self, subject: &ObjectRef, url: &str) -> Result<Vec<u8>, ActivityError> {
-        let response = self.http.get(url).send().await.map_err(|e| failure::transient(subject, format!("fetching the edited image: {}", self.redact(&e.to_string()))))?;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failure::transient(subject, format!("fetching the edited image: {}", self.redact(&e.to_string()))))?;
         let status = response.status();
         if !status.is_success() {
             return Err(failure::transient(subject, format!("fetching the edited image: HTTP {status}")));
@@ -227,13 +226,17 @@ impl OpenAiEnhancer {
                 let message = self.redact(&api.api_error.to_string());
                 match status {
                     401 | 403 => failure::rejected(subject, format!("OpenAI refused the credentials (HTTP {status}): {message}")),
-                    408 | 409 | 429 | 500..=599 => failure::transient(subject, format!("OpenAI is unavailable or throttling (HTTP {status}): {message}")),
+                    408 | 409 | 429 | 500..=599 => {
+                        failure::transient(subject, format!("OpenAI is unavailable or throttling (HTTP {status}): {message}"))
+                    }
                     400..=499 => failure::rejected(subject, format!("OpenAI rejected the edit (HTTP {status}): {message}")),
                     _ => failure::transient(subject, format!("OpenAI answered HTTP {status}: {message}")),
                 }
             }
             // `{:#}` prints the whole chain: reqwest's own message leaves out the cause.
-            OpenAIError::Reqwest(e) => failure::transient(subject, format!("OpenAI request failed: {}", self.redact(&format!("{:#}", anyhow::Error::from(e))))),
+            OpenAIError::Reqwest(e) => {
+                failure::transient(subject, format!("OpenAI request failed: {}", self.redact(&format!("{:#}", anyhow::Error::from(e)))))
+            }
             OpenAIError::JSONDeserialize(e, body) => {
                 let excerpt: String = body.chars().take(300).collect();
                 failure::transient(subject, format!("unreadable answer from the images API ({e}): {}", self.redact(&excerpt)))
@@ -279,9 +282,16 @@ mod tests {
         let endpoint = OpenAiEndpoint { api_key: Secret::new(key), base_url: "http://127.0.0.1:9/v1".into(), timeout: Duration::from_secs(5) };
         let enhancer = OpenAiEnhancer::new(&endpoint).unwrap();
         let subject = ObjectRef::new("fleet-inputs", "a.png").unwrap();
-        for (status, retryable, kind) in
-            [(401, false, "Rejected"), (403, false, "Rejected"), (400, false, "Rejected"), (404, false, "Rejected"), (408, true, "Transient"), (429, true, "Transient"), (500, true, "Transient"), (503, true, "Transient")]
-        {
+        for (status, retryable, kind) in [
+            (401, false, "Rejected"),
+            (403, false, "Rejected"),
+            (400, false, "Rejected"),
+            (404, false, "Rejected"),
+            (408, true, "Transient"),
+            (429, true, "Transient"),
+            (500, true, "Transient"),
+            (503, true, "Transient"),
+        ] {
             let error = OpenAIError::ApiError(ApiErrorResponse {
                 status_code: reqwest::StatusCode::from_u16(status).unwrap(),
                 api_error: ApiError { message: format!("Incorrect API key provided: {key}"), ..Default::default() },

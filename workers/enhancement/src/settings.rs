@@ -52,8 +52,8 @@ impl WorkerSettings {
             return Err(ConfigError::Invalid { var: "ENHANCEMENT_MAX_INPUT_PIXELS".into(), reason: "must be positive".into() });
         }
         let base_url = env.string("OPENAI_BASE_URL", OPENAI_API_BASE).trim_end_matches('/').to_owned();
-        let parsed = url::Url::parse(&base_url)
-            .map_err(|e| ConfigError::Invalid { var: "OPENAI_BASE_URL".into(), reason: format!("{base_url:?} ({e})") })?;
+        let parsed =
+            url::Url::parse(&base_url).map_err(|e| ConfigError::Invalid { var: "OPENAI_BASE_URL".into(), reason: format!("{base_url:?} ({e})") })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(ConfigError::Invalid { var: "OPENAI_BASE_URL".into(), reason: format!("{base_url:?} is not an http(s) URL") });
         }
@@ -87,7 +87,9 @@ mod tests {
         assert_eq!(s.openai.base_url, OPENAI_API_BASE);
         assert!(s.openai.is_openai());
         assert!(!format!("{s:?}").contains("sk-marker-123"), "the key never prints");
-        let custom = WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", root.to_str().unwrap()), ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")])).unwrap();
+        let custom =
+            WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", root.to_str().unwrap()), ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")]))
+                .unwrap();
         assert_eq!(custom.openai.base_url, "http://127.0.0.1:9/v1");
         assert!(!custom.openai.is_openai());
     }
@@ -96,7 +98,12 @@ mod tests {
     fn bad_values_name_the_variable() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_str().unwrap();
-        for (var, value) in [("OPENAI_BASE_URL", "not a url"), ("OPENAI_BASE_URL", "ftp://x/v1"), ("OPENAI_TIMEOUT_SECS", "0"), ("ENHANCEMENT_MAX_INPUT_PIXELS", "-1")] {
+        for (var, value) in [
+            ("OPENAI_BASE_URL", "not a url"),
+            ("OPENAI_BASE_URL", "ftp://x/v1"),
+            ("OPENAI_TIMEOUT_SECS", "0"),
+            ("ENHANCEMENT_MAX_INPUT_PIXELS", "-1"),
+        ] {
             let err = WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", root), (var, value)])).unwrap_err().to_string();
             assert!(err.contains(var), "{var}={value}: {err}");
         }

@@ -4,8 +4,8 @@
 use contracts::ObjectRef;
 use contracts::enhancement::{
     BatchCarried, BatchProgress, COMPENSATION_FAILED, EnhanceBatch, EnhanceBatchRequest, EnhanceBatchSummary, EnhanceImage, EnhanceImageRequest,
-    EnhanceImageResult, EnhanceObject, EnhanceObjectInput, ImageFailure, ListEnhanceable, ListRequest, MAX_REPORTED_FAILURES,
-    VerifyEnhanced, VerifyInput, WithdrawEnhanced, batch_destination, batch_overlap, success_message,
+    EnhanceImageResult, EnhanceObject, EnhanceObjectInput, ImageFailure, ListEnhanceable, ListRequest, MAX_REPORTED_FAILURES, VerifyEnhanced,
+    VerifyInput, WithdrawEnhanced, batch_destination, batch_overlap, success_message,
 };
 use contracts::errors;
 use fleet::failure::{self, RootCause};
@@ -52,14 +52,12 @@ impl EnhanceImageWorkflow {
             Err(Step::Cancelled)
         } else {
             let check = VerifyInput { object: enhanced.destination.clone(), expected_size: enhanced.output_size, policy: request.options.verify };
-            ctx.execute_activity(VerifyEnhanced, check, failure::activity_options(&settings.verify, queue.clone())).await.map_err(|e| {
-                if ctx.cancellation_token().is_cancelled() { Step::Cancelled } else { Step::Failed(e.into()) }
-            })
+            ctx.execute_activity(VerifyEnhanced, check, failure::activity_options(&settings.verify, queue.clone()))
+                .await
+                .map_err(|e| if ctx.cancellation_token().is_cancelled() { Step::Cancelled } else { Step::Failed(e.into()) })
         };
         match verified {
-            Ok(verification) => {
-                Ok(EnhanceImageResult { message: success_message(&request.source, &request.destination), enhanced, verification })
-            }
+            Ok(verification) => Ok(EnhanceImageResult { message: success_message(&request.source, &request.destination), enhanced, verification }),
             Err(step) => {
                 // A detached token: the compensation must run even when the cause is the run's
                 // own cancellation.
@@ -208,7 +206,8 @@ impl EnhanceBatchWorkflow {
         let destination = match batch_destination(&source, &request.source, &request.destination) {
             Ok(destination) => destination,
             Err(e) => {
-                let cause = RootCause { error_type: Some(errors::INVALID_INPUT.to_owned()), message: format!("{source}: no valid destination key: {e}") };
+                let cause =
+                    RootCause { error_type: Some(errors::INVALID_INPUT.to_owned()), message: format!("{source}: no valid destination key: {e}") };
                 return Box::pin(std::future::ready((source, Err(cause))));
             }
         };

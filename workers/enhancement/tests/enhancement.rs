@@ -6,8 +6,8 @@
 use base64::Engine;
 use bytes::Bytes;
 use contracts::enhancement::{
-    BatchProgress, EnhanceBatch, EnhanceBatchProgress, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, Enhancer,
-    EnhancementActivities, LocalParams, OpenAiParams, TargetSize, VerifyPolicy,
+    BatchProgress, EnhanceBatch, EnhanceBatchProgress, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, EnhancementActivities,
+    Enhancer, LocalParams, OpenAiParams, TargetSize, VerifyPolicy,
 };
 use contracts::object::PrefixRef;
 use contracts::settings::ActivitySettings;
@@ -127,7 +127,10 @@ async fn answer(state: Arc<ApiState>, request: Request<Incoming>) -> Result<Resp
                 let b64 = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
                 (200, serde_json::json!({"created": 1_764_000_000, "data": [{"b64_json": b64}]}))
             }
-            _ => (400, serde_json::json!({"error": {"message": "Invalid file 'image': not a PNG", "type": "invalid_request_error", "param": "image", "code": null}})),
+            _ => (
+                400,
+                serde_json::json!({"error": {"message": "Invalid file 'image': not a PNG", "type": "invalid_request_error", "param": "image", "code": null}}),
+            ),
         },
         Reply::Error(status, json) => (status, json),
         Reply::Stall => {
@@ -168,7 +171,10 @@ impl Harness {
         Ok(object)
     }
 
-    async fn start(&self, request: EnhanceImageRequest) -> anyhow::Result<temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>> {
+    async fn start(
+        &self,
+        request: EnhanceImageRequest,
+    ) -> anyhow::Result<temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>> {
         let options = WorkflowStartOptions::new(self.stack.queue(Queue::Enhancement), unique_id("enhance")).build();
         Ok(self.stack.client.start_workflow(EnhanceImage, request, options).await?)
     }
@@ -219,7 +225,9 @@ fn openai(prompt: &str, size: &str) -> Enhancer {
     Enhancer::Openai(OpenAiParams { model: "gpt-image-2".into(), prompt: prompt.into(), size: size.into() })
 }
 
-async fn history_activities(handle: &temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>) -> anyhow::Result<Vec<(String, String, u32)>> {
+async fn history_activities(
+    handle: &temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>,
+) -> anyhow::Result<Vec<(String, String, u32)>> {
     // (event, activity type or "", attempt) for the activity events of the run.
     let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
     let mut scheduled: HashMap<i64, String> = HashMap::new();
@@ -259,7 +267,10 @@ async fn local_enhancer_widens_a_low_contrast_image_and_resizes_it() -> anyhow::
 
     let result = h.start(req.clone()).await?.get_result(WorkflowGetResultOptions::default()).await?;
 
-    assert_eq!(result.message, "Successfully processed image: s3://fleet-inputs/enhance/low-contrast.png -> s3://fleet-outputs/enhanced/low-contrast.png");
+    assert_eq!(
+        result.message,
+        "Successfully processed image: s3://fleet-inputs/enhance/low-contrast.png -> s3://fleet-outputs/enhanced/low-contrast.png"
+    );
     let written = h.stack.storage.get(&req.destination).await?;
     assert_ne!(written.as_ref(), input.as_slice(), "the output differs from the input");
     let before = image::load_from_memory(&input)?;
@@ -516,11 +527,8 @@ async fn record_replay_histories() -> anyhow::Result<()> {
         carried: None,
     };
     let batch_id = "replay-fixture-batch";
-    let first = h
-        .stack
-        .client
-        .start_workflow(EnhanceBatch, batch, WorkflowStartOptions::new(h.stack.queue(Queue::Enhancement), batch_id).build())
-        .await?;
+    let first =
+        h.stack.client.start_workflow(EnhanceBatch, batch, WorkflowStartOptions::new(h.stack.queue(Queue::Enhancement), batch_id).build()).await?;
     let summary = first.get_result(WorkflowGetResultOptions::default()).await?;
     assert_eq!((summary.runs, summary.totals.enhanced, summary.totals.failed), (2, 2, 1), "{summary:?}");
 

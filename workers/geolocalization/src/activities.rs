@@ -38,11 +38,7 @@ impl GeolocalizationActivities {
     /// WGS84 footprint and writes it as a GeoJSON Feature to `request.geojson` (overwriting:
     /// the key is the caller's, derived from the batch and the image).
     #[activity(definition = contracts::automation::ComputeFootprint)]
-    pub async fn compute_footprint(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        request: GeolocalizeRequest,
-    ) -> Result<Footprint, ActivityError> {
+    pub async fn compute_footprint(self: Arc<Self>, _ctx: ActivityContext, request: GeolocalizeRequest) -> Result<Footprint, ActivityError> {
         let image = &request.image;
         let header = self.read_header(image).await?;
         let from_tags = match &header.tiff {
@@ -56,8 +52,7 @@ impl GeolocalizationActivities {
         };
 
         let for_compute = georef.clone();
-        let geometry =
-            blocking(image, move || footprint::compute(&for_compute)).await?.map_err(|e| invalid_input(image, e))?;
+        let geometry = blocking(image, move || footprint::compute(&for_compute)).await?.map_err(|e| invalid_input(image, e))?;
         let FootprintGeometry { corners, center, gsd_m } = geometry.clone();
         let feature = footprint::feature(image, &georef, &geometry);
         self.storage
@@ -65,24 +60,13 @@ impl GeolocalizationActivities {
             .await
             .map_err(StorageError::into_activity_error)?;
         tracing::info!(%image, geojson = %request.geojson, epsg = georef.epsg, ?center, ?gsd_m, "footprint written");
-        Ok(Footprint {
-            image: image.clone(),
-            geojson: request.geojson.clone(),
-            source_epsg: georef.epsg,
-            corners,
-            center,
-            gsd_m,
-        })
+        Ok(Footprint { image: image.clone(), geojson: request.geojson.clone(), source_epsg: georef.epsg, corners, center, gsd_m })
     }
 
     /// `Satellite` when the image has GeoTIFF tags or a world-file sidecar, `Navad` otherwise
     /// (JPEG, PNG, plain TIFF, and files too broken to tell: ingestion reports those).
     #[activity(definition = contracts::automation::DetectImageKind)]
-    pub async fn detect_image_kind(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        image: ObjectRef,
-    ) -> Result<ImageKind, ActivityError> {
+    pub async fn detect_image_kind(self: Arc<Self>, _ctx: ActivityContext, image: ObjectRef) -> Result<ImageKind, ActivityError> {
         if self.storage.size(&image).await.map_err(StorageError::into_activity_error)?.is_none() {
             return Err(not_found(&image, "object not found"));
         }
@@ -120,27 +104,17 @@ impl GeolocalizationActivities {
     }
 
     /// Georeferencing from a world file and an optional `.prj` next to the image.
-    async fn georeference_from_sidecars(
-        &self,
-        image: &ObjectRef,
-        dimensions: Option<(u32, u32)>,
-    ) -> Result<Georeference, ActivityError> {
+    async fn georeference_from_sidecars(&self, image: &ObjectRef, dimensions: Option<(u32, u32)>) -> Result<Georeference, ActivityError> {
         let candidates = georef::world_file_keys(image.key());
         let Some(world_file) = self.find_sidecar(&candidates, image).await? else {
-            let names =
-                candidates.iter().map(|key| format!("s3://{}/{key}", image.bucket())).collect::<Vec<_>>().join(", ");
+            let names = candidates.iter().map(|key| format!("s3://{}/{key}", image.bucket())).collect::<Vec<_>>().join(", ");
             return Err(invalid_input(
                 image,
-                format!(
-                    "no georeferencing: no GeoTIFF tags (ModelTiepoint + ModelPixelScale or ModelTransformation) and no world file ({names})"
-                ),
+                format!("no georeferencing: no GeoTIFF tags (ModelTiepoint + ModelPixelScale or ModelTransformation) and no world file ({names})"),
             ));
         };
         let Some((width, height)) = dimensions else {
-            return Err(invalid_input(
-                image,
-                format!("has a world file ({world_file}) but its image size cannot be read"),
-            ));
+            return Err(invalid_input(image, format!("has a world file ({world_file}) but its image size cannot be read")));
         };
         let world_text = self.read_sidecar(&world_file).await?;
         let prj = match self.find_sidecar(&[georef::prj_key(image.key())], image).await? {
@@ -194,9 +168,6 @@ fn read_header_from(path: &Path) -> std::io::Result<ImageHeader> {
 }
 
 /// Runs CPU or blocking file work off the async executor.
-async fn blocking<T: Send + 'static>(
-    subject: &ObjectRef,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ActivityError> {
+async fn blocking<T: Send + 'static>(subject: &ObjectRef, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ActivityError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| transient(subject, format!("worker task failed: {e}")))
 }

@@ -79,12 +79,9 @@ pub fn compute(georef: &Georeference) -> Result<FootprintGeometry, FootprintErro
 
     let center = to_wgs84.point("centre", model_center)?;
     let mut corners = [[0.0; 2]; 4];
-    for ((corner, model), name) in corners.iter_mut().zip(model_corners).zip([
-        "upper-left corner",
-        "upper-right corner",
-        "lower-right corner",
-        "lower-left corner",
-    ]) {
+    for ((corner, model), name) in
+        corners.iter_mut().zip(model_corners).zip(["upper-left corner", "upper-right corner", "lower-right corner", "lower-left corner"])
+    {
         let [lon, lat] = to_wgs84.point(name, model)?;
         // Keep the ring continuous across the antimeridian: longitudes within 180° of the
         // centre (they may then leave [-180, 180], which GeoJSON readers accept).
@@ -152,8 +149,8 @@ impl ToWgs84 {
         if source.is_geocent() {
             return Err(FootprintError::UnsupportedCrs { epsg, reason: "geocentric CRS, not a map projection".into() });
         }
-        let target = Proj::from_epsg_code(WGS84_EPSG as u16)
-            .map_err(|e| FootprintError::UnsupportedCrs { epsg: WGS84_EPSG, reason: e.to_string() })?;
+        let target =
+            Proj::from_epsg_code(WGS84_EPSG as u16).map_err(|e| FootprintError::UnsupportedCrs { epsg: WGS84_EPSG, reason: e.to_string() })?;
         let units = if source.is_latlong() { Units::Degrees } else { Units::Metres(source.to_meter()) };
         Ok(Self { epsg, projs: Some((source, target)), units })
     }
@@ -166,21 +163,17 @@ impl ToWgs84 {
                 // proj4rs works in radians for geographic coordinates.
                 let geographic = source.is_latlong();
                 let input = if geographic { (x.to_radians(), y.to_radians(), 0.0) } else { (x, y, 0.0) };
-                let (lon, lat, _) = proj4rs::adaptors::transform_vertex_3d(source, target, input)
-                    .map_err(|e| out_of_domain(e.to_string()))?;
+                let (lon, lat, _) = proj4rs::adaptors::transform_vertex_3d(source, target, input).map_err(|e| out_of_domain(e.to_string()))?;
                 // Some inverse projections are periodic (transverse Mercator in northing), so a
                 // point far outside the CRS's area still yields a plausible longitude/latitude.
                 // Projecting back must give the input again, or the input was out of domain.
-                let (back_x, back_y, _) = proj4rs::adaptors::transform_vertex_3d(target, source, (lon, lat, 0.0))
-                    .map_err(|e| out_of_domain(e.to_string()))?;
-                let (back_x, back_y) =
-                    if geographic { (back_x.to_degrees(), back_y.to_degrees()) } else { (back_x, back_y) };
+                let (back_x, back_y, _) =
+                    proj4rs::adaptors::transform_vertex_3d(target, source, (lon, lat, 0.0)).map_err(|e| out_of_domain(e.to_string()))?;
+                let (back_x, back_y) = if geographic { (back_x.to_degrees(), back_y.to_degrees()) } else { (back_x, back_y) };
                 let dx = if geographic { unwrap_longitude(back_x, x) - x } else { back_x - x };
                 let tolerance = 1e-7 * x.abs().max(y.abs()).max(1.0);
                 if !(dx.abs() <= tolerance && (back_y - y).abs() <= tolerance) {
-                    return Err(out_of_domain(format!(
-                        "outside the area of the projection (projects back to ({back_x}, {back_y}))"
-                    )));
+                    return Err(out_of_domain(format!("outside the area of the projection (projects back to ({back_x}, {back_y}))")));
                 }
                 [lon.to_degrees(), lat.to_degrees()]
             }
@@ -202,10 +195,8 @@ pub fn feature(image: &ObjectRef, georef: &Georeference, geometry: &FootprintGeo
     // happens for mirrored images; a north-up image runs clockwise and is reversed.
     let twice_area: f64 = (0..4).map(|i| c[i][0] * c[(i + 1) % 4][1] - c[(i + 1) % 4][0] * c[i][1]).sum();
     let ring = if twice_area > 0.0 { [c[0], c[1], c[2], c[3], c[0]] } else { [c[0], c[3], c[2], c[1], c[0]] };
-    let (min_lon, max_lon) =
-        c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[0]), hi.max(p[0])));
-    let (min_lat, max_lat) =
-        c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[1]), hi.max(p[1])));
+    let (min_lon, max_lon) = c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[0]), hi.max(p[0])));
+    let (min_lat, max_lat) = c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[1]), hi.max(p[1])));
 
     let mut properties = JsonObject::new();
     properties.insert("image".into(), JsonValue::from(image.to_string()));
@@ -241,14 +232,7 @@ mod tests {
     use crate::utm_reference::{assert_close, utm_to_lonlat};
 
     fn georef(epsg: u32, transform: Affine, width: u32, height: u32) -> Georeference {
-        Georeference {
-            width,
-            height,
-            epsg,
-            transform,
-            raster_type: RasterType::PixelIsArea,
-            source: GeorefSource::GeoTiff,
-        }
+        Georeference { width, height, epsg, transform, raster_type: RasterType::PixelIsArea, source: GeorefSource::GeoTiff }
     }
 
     #[test]
@@ -265,8 +249,7 @@ mod tests {
         let transform = Affine { a: 10.0, b: 0.0, c: 350_000.0, d: 0.0, e: -10.0, f: 5_600_000.0 };
         let g = georef(32633, transform, 4000, 3000);
         let fp = compute(&g).unwrap();
-        let expected =
-            [(350_000.0, 5_600_000.0), (390_000.0, 5_600_000.0), (390_000.0, 5_570_000.0), (350_000.0, 5_570_000.0)];
+        let expected = [(350_000.0, 5_600_000.0), (390_000.0, 5_600_000.0), (390_000.0, 5_570_000.0), (350_000.0, 5_570_000.0)];
         for ((actual, (e, n)), name) in fp.corners.iter().zip(expected).zip(CORNER_NAMES) {
             assert_close(*actual, utm_to_lonlat(33, true, e, n), 1e-7, name);
         }
@@ -343,10 +326,7 @@ mod tests {
         let value = serde_json::to_value(feature(&image, &g, &fp)).unwrap();
         assert_eq!(value["type"], "Feature");
         assert_eq!(value["geometry"]["type"], "Polygon");
-        assert_eq!(
-            value["geometry"]["coordinates"],
-            json!([[[10.0, 50.0], [10.0, 49.0], [12.0, 49.0], [12.0, 50.0], [10.0, 50.0]]])
-        );
+        assert_eq!(value["geometry"]["coordinates"], json!([[[10.0, 50.0], [10.0, 49.0], [12.0, 49.0], [12.0, 50.0], [10.0, 50.0]]]));
         assert_eq!(value["bbox"], json!([10.0, 49.0, 12.0, 50.0]));
         assert_eq!(value["properties"]["image"], "s3://fleet-inputs/sat/a.tif");
         assert_eq!(value["properties"]["source_epsg"], 4326);

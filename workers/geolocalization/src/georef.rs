@@ -55,9 +55,7 @@ pub enum GeorefError {
     NoPlacement,
     /// Several tie points without a pixel scale: a ground-control-point warp, not an affine
     /// placement.
-    #[error(
-        "{0} ground control points (ModelTiepoint without ModelPixelScale) are not supported; an affine placement is required"
-    )]
+    #[error("{0} ground control points (ModelTiepoint without ModelPixelScale) are not supported; an affine placement is required")]
     GroundControlPoints(usize),
     /// The raster is placed but no EPSG code names the model CRS.
     #[error("no EPSG code in the GeoKeyDirectory (ProjectedCSTypeGeoKey / GeographicTypeGeoKey)")]
@@ -80,9 +78,7 @@ pub enum GeorefError {
         reason: String,
     },
     /// A `.prj` sidecar names no EPSG code.
-    #[error(
-        "projection file {name}: no EPSG code found (expected AUTHORITY[\"EPSG\",\"n\"], ID[\"EPSG\",n] or EPSG:n)"
-    )]
+    #[error("projection file {name}: no EPSG code found (expected AUTHORITY[\"EPSG\",\"n\"], ID[\"EPSG\",n] or EPSG:n)")]
     BadPrj {
         /// The sidecar's name.
         name: String,
@@ -208,10 +204,7 @@ impl GeoTiffTags {
     /// Any GeoTIFF tag at all: the file is meant as a GeoTIFF (a satellite image), even when
     /// its georeferencing later proves incomplete.
     pub fn any(&self) -> bool {
-        self.pixel_scale.is_some()
-            || self.tiepoints.is_some()
-            || self.transformation.is_some()
-            || self.geokeys.is_some()
+        self.pixel_scale.is_some() || self.tiepoints.is_some() || self.transformation.is_some() || self.geokeys.is_some()
     }
 }
 
@@ -241,10 +234,7 @@ pub fn read_tiff_header<R: Read + Seek>(reader: R) -> Result<TiffHeader, GeorefE
     let mut f64_tag = |tag: Tag, name: &'static str| -> Result<Option<Vec<f64>>, GeorefError> {
         match decoder.find_tag(tag).map_err(unreadable)? {
             None => Ok(None),
-            Some(value) => value
-                .into_f64_vec()
-                .map(Some)
-                .map_err(|e| GeorefError::MalformedTag { tag: name, reason: e.to_string() }),
+            Some(value) => value.into_f64_vec().map(Some).map_err(|e| GeorefError::MalformedTag { tag: name, reason: e.to_string() }),
         }
     };
     let pixel_scale = f64_tag(Tag::ModelPixelScaleTag, "ModelPixelScaleTag")?;
@@ -252,11 +242,7 @@ pub fn read_tiff_header<R: Read + Seek>(reader: R) -> Result<TiffHeader, GeorefE
     let transformation = f64_tag(Tag::ModelTransformationTag, "ModelTransformationTag")?;
     let geokeys = match decoder.find_tag(Tag::GeoKeyDirectoryTag).map_err(unreadable)? {
         None => None,
-        Some(value) => Some(
-            value
-                .into_u16_vec()
-                .map_err(|e| GeorefError::MalformedTag { tag: "GeoKeyDirectoryTag", reason: e.to_string() })?,
-        ),
+        Some(value) => Some(value.into_u16_vec().map_err(|e| GeorefError::MalformedTag { tag: "GeoKeyDirectoryTag", reason: e.to_string() })?),
     };
     Ok(TiffHeader { width, height, tags: GeoTiffTags { pixel_scale, tiepoints, transformation, geokeys } })
 }
@@ -310,17 +296,10 @@ fn placement(tags: &GeoTiffTags) -> Result<Affine, GeorefError> {
         });
     }
     let Some(scale) = &tags.pixel_scale else {
-        return Err(if tiepoints.len() > 6 {
-            GeorefError::GroundControlPoints(tiepoints.len() / 6)
-        } else {
-            GeorefError::NoPlacement
-        });
+        return Err(if tiepoints.len() > 6 { GeorefError::GroundControlPoints(tiepoints.len() / 6) } else { GeorefError::NoPlacement });
     };
     if scale.len() < 2 {
-        return Err(GeorefError::MalformedTag {
-            tag: "ModelPixelScaleTag",
-            reason: format!("{} values, 3 expected (Sx, Sy, Sz)", scale.len()),
-        });
+        return Err(GeorefError::MalformedTag { tag: "ModelPixelScaleTag", reason: format!("{} values, 3 expected (Sx, Sy, Sz)", scale.len()) });
     }
     let (i, j, x, y) = (tiepoints[0], tiepoints[1], tiepoints[3], tiepoints[4]);
     let (sx, sy) = (scale[0], scale[1]);
@@ -417,10 +396,7 @@ pub fn georeference_from_world_file(
         epsg,
         transform,
         raster_type: RasterType::PixelIsPoint,
-        source: GeorefSource::WorldFile {
-            world_file: world_name.to_owned(),
-            prj: prj.map(|(name, _)| name.to_owned()),
-        },
+        source: GeorefSource::WorldFile { world_file: world_name.to_owned(), prj: prj.map(|(name, _)| name.to_owned()) },
     })
 }
 
@@ -525,24 +501,16 @@ mod tests {
     #[test]
     fn keys_without_placement_or_code_are_errors() {
         let base = TiffHeader { width: 2, height: 2, tags: GeoTiffTags::default() };
-        let only_keys = TiffHeader {
-            tags: GeoTiffTags { geokeys: Some(vec![1, 1, 0, 1, 3072, 0, 1, 32633]), ..Default::default() },
-            ..base.clone()
-        };
+        let only_keys = TiffHeader { tags: GeoTiffTags { geokeys: Some(vec![1, 1, 0, 1, 3072, 0, 1, 32633]), ..Default::default() }, ..base.clone() };
         assert_eq!(georeference_from_tiff(&only_keys), Err(GeorefError::NoPlacement));
 
-        let placed = GeoTiffTags {
-            pixel_scale: Some(vec![1.0, 1.0, 0.0]),
-            tiepoints: Some(vec![0.0, 0.0, 0.0, 10.0, 20.0, 0.0]),
-            ..Default::default()
-        };
+        let placed =
+            GeoTiffTags { pixel_scale: Some(vec![1.0, 1.0, 0.0]), tiepoints: Some(vec![0.0, 0.0, 0.0, 10.0, 20.0, 0.0]), ..Default::default() };
         let no_keys = TiffHeader { tags: placed.clone(), ..base.clone() };
         assert_eq!(georeference_from_tiff(&no_keys), Err(GeorefError::NoEpsgCode));
 
-        let user_defined = TiffHeader {
-            tags: GeoTiffTags { geokeys: Some(vec![1, 1, 0, 2, 1024, 0, 1, 1, 3072, 0, 1, 32767]), ..placed.clone() },
-            ..base.clone()
-        };
+        let user_defined =
+            TiffHeader { tags: GeoTiffTags { geokeys: Some(vec![1, 1, 0, 2, 1024, 0, 1, 1, 3072, 0, 1, 32767]), ..placed.clone() }, ..base.clone() };
         assert_eq!(georeference_from_tiff(&user_defined), Err(GeorefError::UserDefinedCrs("projected")));
 
         let gcps = TiffHeader {
@@ -556,11 +524,7 @@ mod tests {
         assert_eq!(georeference_from_tiff(&gcps), Err(GeorefError::GroundControlPoints(2)));
 
         let flat = TiffHeader {
-            tags: GeoTiffTags {
-                pixel_scale: Some(vec![0.0, 1.0, 0.0]),
-                geokeys: Some(vec![1, 1, 0, 1, 2048, 0, 1, 4326]),
-                ..placed
-            },
+            tags: GeoTiffTags { pixel_scale: Some(vec![0.0, 1.0, 0.0]), geokeys: Some(vec![1, 1, 0, 1, 2048, 0, 1, 4326]), ..placed },
             ..base
         };
         assert!(matches!(georeference_from_tiff(&flat), Err(GeorefError::DegenerateTransform(_))));
@@ -572,9 +536,7 @@ mod tests {
             width: 2,
             height: 2,
             tags: GeoTiffTags {
-                transformation: Some(vec![
-                    1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
-                ]),
+                transformation: Some(vec![1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
                 geokeys: Some(vec![1, 1, 0, 2, 1024, 0, 1, 1]),
                 ..Default::default()
             },
@@ -596,9 +558,7 @@ mod tests {
         assert_eq!(t.apply(4.0, 2.0), (12.0, 49.0));
         let err = parse_world_file("scene.jgw", "1\n0\n0\n-1\n10\n").unwrap_err();
         assert_eq!(err.to_string(), "world file scene.jgw: 5 numbers, 6 expected (A D B E C F)");
-        assert!(
-            parse_world_file("scene.jgw", "1 0 0 -1 x 5").unwrap_err().to_string().contains("\"x\" is not a number")
-        );
+        assert!(parse_world_file("scene.jgw", "1 0 0 -1 x 5").unwrap_err().to_string().contains("\"x\" is not a number"));
     }
 
     #[test]
@@ -615,10 +575,7 @@ mod tests {
     #[test]
     fn prj_forms() {
         assert_eq!(parse_prj_epsg("p", "epsg:32718\n"), Ok(32718));
-        assert_eq!(
-            parse_prj_epsg("p", r#"PROJCRS["x", BASEGEOGCRS["y", ID["EPSG", 4326]], ID["EPSG", 32633]]"#),
-            Ok(32633)
-        );
+        assert_eq!(parse_prj_epsg("p", r#"PROJCRS["x", BASEGEOGCRS["y", ID["EPSG", 4326]], ID["EPSG", 32633]]"#), Ok(32633));
         assert_eq!(parse_prj_epsg("p", "PROJCS[\"custom\"]"), Err(GeorefError::BadPrj { name: "p".into() }));
     }
 

@@ -60,23 +60,14 @@ fn request(image: &ObjectRef, name: &str) -> anyhow::Result<GeolocalizeRequest> 
 /// Runs `workflow` on the geolocalization queue: `Ok(Err(text))` when the workflow itself failed
 /// (`text` is the whole failure chain), `Err` for anything else (server unreachable, ...), so a
 /// broken stack never passes for an expected failure.
-async fn run<W>(
-    stack: &TestStack,
-    workflow: W,
-    input: W::Input,
-    id_prefix: &str,
-) -> anyhow::Result<Result<W::Output, String>>
+async fn run<W>(stack: &TestStack, workflow: W, input: W::Input, id_prefix: &str) -> anyhow::Result<Result<W::Output, String>>
 where
     W: HasWorkflowDefinition + WorkflowDefinition,
     W::Input: Send,
 {
     let handle = stack
         .client
-        .start_workflow(
-            workflow,
-            input,
-            WorkflowStartOptions::new(stack.queue(Queue::Geolocalization), unique_id(id_prefix)).build(),
-        )
+        .start_workflow(workflow, input, WorkflowStartOptions::new(stack.queue(Queue::Geolocalization), unique_id(id_prefix)).build())
         .await?;
     match handle.get_result(WorkflowGetResultOptions::default()).await {
         Ok(output) => Ok(Ok(output)),
@@ -112,9 +103,7 @@ async fn utm_and_wgs84_footprints_match_independent_coordinates() -> anyhow::Res
 
     // UTM zone 33N, 10 m pixels, 1200 x 900: a 12 km x 9 km scene over central Europe.
     let (width, height, epsg, e0, n0, pixel) = (1200u32, 900u32, geotiff::UTM_33N, 420_000.0, 5_320_000.0, 10.0);
-    let image =
-        put(&stack, "satellite/utm-scene.tif", geotiff::geotiff_utm(width, height, epsg, e0, n0, pixel), "image/tiff")
-            .await?;
+    let image = put(&stack, "satellite/utm-scene.tif", geotiff::geotiff_utm(width, height, epsg, e0, n0, pixel), "image/tiff").await?;
     let footprint = geolocalize(&stack, request(&image, "utm-scene")?).await?.map_err(anyhow::Error::msg)?;
 
     let (zone, north) = utm_zone(u32::from(epsg));
@@ -142,19 +131,13 @@ async fn utm_and_wgs84_footprints_match_independent_coordinates() -> anyhow::Res
     assert_eq!(feature.property("height").and_then(|v| v.as_u64()), Some(u64::from(height)));
 
     // EPSG:4326: corners are exact sums of the origin and whole pixels.
-    let image =
-        put(&stack, "satellite/wgs84-scene.tif", geotiff::geotiff_wgs84(400, 200, 12.5, 41.75, 0.0025), "image/tiff")
-            .await?;
+    let image = put(&stack, "satellite/wgs84-scene.tif", geotiff::geotiff_wgs84(400, 200, 12.5, 41.75, 0.0025), "image/tiff").await?;
     let footprint = geolocalize(&stack, request(&image, "wgs84-scene")?).await?.map_err(anyhow::Error::msg)?;
     assert_eq!(footprint.corners, [[12.5, 41.75], [13.5, 41.75], [13.5, 41.25], [12.5, 41.25]]);
     assert_eq!(footprint.center, [13.0, 41.5]);
     assert_eq!(footprint.source_epsg, 4326);
     // 0.0025° at 41.5°N: about 209 m east-west, 278 m north-south.
-    assert!(
-        (footprint.gsd_m[0] - 208.8).abs() < 0.5 && (footprint.gsd_m[1] - 277.6).abs() < 0.5,
-        "{:?}",
-        footprint.gsd_m
-    );
+    assert!((footprint.gsd_m[0] - 208.8).abs() < 0.5 && (footprint.gsd_m[1] - 277.6).abs() < 0.5, "{:?}", footprint.gsd_m);
 
     // A JPEG placed by a world-file sidecar (no .prj: EPSG:4326).
     let jpeg = samples::navad::sharp_jpeg(320, 240)?;
@@ -180,13 +163,9 @@ async fn missing_or_unknown_georeferencing_fails_without_retrying_and_names_the_
     assert!(text.contains("InvalidInput") && text.contains("NonRetryableFailure"), "{text}");
 
     let unknown = put(&stack, "satellite/unknown-crs.tif", geotiff::geotiff_unknown_epsg(64, 64), "image/tiff").await?;
-    let text =
-        geolocalize(&stack, request(&unknown, "unknown-crs")?).await?.expect_err("an unknown CRS has no footprint");
+    let text = geolocalize(&stack, request(&unknown, "unknown-crs")?).await?.expect_err("an unknown CRS has no footprint");
     assert!(text.contains("s3://fleet-inputs/satellite/unknown-crs.tif"), "{text}");
-    assert!(
-        text.contains(&format!("EPSG:{} is not a known coordinate reference system", geotiff::UNKNOWN_EPSG)),
-        "{text}"
-    );
+    assert!(text.contains(&format!("EPSG:{} is not a known coordinate reference system", geotiff::UNKNOWN_EPSG)), "{text}");
     assert!(text.contains("InvalidInput") && text.contains("NonRetryableFailure"), "{text}");
 
     // Nothing was written for either.
@@ -196,8 +175,7 @@ async fn missing_or_unknown_georeferencing_fails_without_retrying_and_names_the_
     }
 
     let missing = ObjectRef::new(buckets::INPUTS, "satellite/does-not-exist.tif")?;
-    let text =
-        geolocalize(&stack, request(&missing, "missing")?).await?.expect_err("a missing object has no footprint");
+    let text = geolocalize(&stack, request(&missing, "missing")?).await?.expect_err("a missing object has no footprint");
     assert!(text.contains("satellite/does-not-exist.tif") && text.contains("NotFound"), "{text}");
     Ok(())
 }
@@ -207,13 +185,7 @@ async fn detect_image_kind_tells_satellite_from_navad() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let _worker = stack.worker(Queue::Geolocalization, register_with_probe)?;
 
-    let geotiff = put(
-        &stack,
-        "detect/scene.tif",
-        geotiff::geotiff_utm(32, 32, geotiff::UTM_33N, 500_000.0, 5_000_000.0, 30.0),
-        "image/tiff",
-    )
-    .await?;
+    let geotiff = put(&stack, "detect/scene.tif", geotiff::geotiff_utm(32, 32, geotiff::UTM_33N, 500_000.0, 5_000_000.0, 30.0), "image/tiff").await?;
     assert_eq!(detect(&stack, &geotiff).await?.map_err(anyhow::Error::msg)?, ImageKind::Satellite);
 
     let jpeg = put(&stack, "detect/flight.jpg", samples::navad::sharp_jpeg(64, 48)?, "image/jpeg").await?;

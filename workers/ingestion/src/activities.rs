@@ -36,9 +36,7 @@ impl IngestionActivities {
     pub async fn digest_object(self: Arc<Self>, _ctx: ActivityContext, object: ObjectRef) -> Result<ChecksumResult, ActivityError> {
         let bytes = self.storage.get(&object).await.map_err(StorageError::into_activity_error)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let sidecar = object
-            .with_suffix(".sha256")
-            .map_err(|e| fleet::failure::invalid_input(&object, e))?;
+        let sidecar = object.with_suffix(".sha256").map_err(|e| fleet::failure::invalid_input(&object, e))?;
         let line = format!("{sha256}  {}\n", object.file_name());
         self.storage.put(&sidecar, line.into_bytes(), "text/plain").await.map_err(StorageError::into_activity_error)?;
         tracing::info!(%object, size = bytes.len(), "digested");
@@ -53,12 +51,8 @@ impl IngestionActivities {
         let image = request.image;
         // The size from a HEAD first: an oversized or empty object is refused without
         // downloading a byte of it.
-        let size = self
-            .storage
-            .size(&image)
-            .await
-            .map_err(StorageError::into_activity_error)?
-            .ok_or_else(|| not_found(&image, "object not found"))?;
+        let size =
+            self.storage.size(&image).await.map_err(StorageError::into_activity_error)?.ok_or_else(|| not_found(&image, "object not found"))?;
         validation::check_size(size, &request.limits).map_err(|e| invalid_input(&image, e))?;
 
         // Streamed to a private scratch file (named by us, never by the key) so large images
@@ -86,10 +80,7 @@ impl IngestionActivities {
             exif: inspection.exif,
         };
         let json = serde_json::to_vec_pretty(&metadata)?;
-        self.storage
-            .put(&metadata.metadata_object, json, "application/json")
-            .await
-            .map_err(StorageError::into_activity_error)?;
+        self.storage.put(&metadata.metadata_object, json, "application/json").await.map_err(StorageError::into_activity_error)?;
         tracing::info!(image = %metadata.image, width = metadata.width, height = metadata.height, format = %metadata.format, "image validated");
         Ok(metadata)
     }

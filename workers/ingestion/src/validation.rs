@@ -167,10 +167,8 @@ fn decode_fully(path: &Path, format: &'static str, width: u32, height: u32) -> R
         // `image` decodes JPEG leniently: a truncated file comes back complete, its missing
         // part painted grey. zune-jpeg (the same decoder) in strict mode refuses it instead.
         let bytes = std::fs::read(path)?;
-        let options = zune_core::options::DecoderOptions::default()
-            .set_strict_mode(true)
-            .set_max_width(width as usize)
-            .set_max_height(height as usize);
+        let options =
+            zune_core::options::DecoderOptions::default().set_strict_mode(true).set_max_width(width as usize).set_max_height(height as usize);
         let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(&bytes), options);
         decoder.decode().map_err(|e| corrupt(format!("{e:?}")))?;
         return Ok(());
@@ -183,11 +181,7 @@ fn decode_fully(path: &Path, format: &'static str, width: u32, height: u32) -> R
     reader.limits(image_limits);
     match reader.decode() {
         Ok(decoded) if (decoded.width(), decoded.height()) == (width, height) => Ok(()),
-        Ok(decoded) => Err(corrupt(format!(
-            "decoded {}x{} pixels where the header says {width}x{height}",
-            decoded.width(),
-            decoded.height()
-        ))),
+        Ok(decoded) => Err(corrupt(format!("decoded {}x{} pixels where the header says {width}x{height}", decoded.width(), decoded.height()))),
         Err(ImageError::Limits(e)) => Err(ValidationError::OverLimits { width, height, reason: e.to_string() }),
         Err(ImageError::IoError(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => Err(ValidationError::Io(e)),
         Err(e) => Err(corrupt(e.to_string())),
@@ -227,9 +221,7 @@ pub fn exif_summary(exif: &exif::Exif) -> ExifSummary {
     use exif::{In, Tag, Value};
     let field = |tag| exif.get_field(tag, In::PRIMARY);
     let text = |tag| match field(tag).map(|f| &f.value) {
-        Some(Value::Ascii(parts)) => parts.first().map(|bytes| {
-            String::from_utf8_lossy(bytes).trim_end_matches(['\0', ' ']).to_owned()
-        }),
+        Some(Value::Ascii(parts)) => parts.first().map(|bytes| String::from_utf8_lossy(bytes).trim_end_matches(['\0', ' ']).to_owned()),
         _ => None,
     };
     let rationals = |tag| match field(tag).map(|f| &f.value) {
@@ -297,9 +289,7 @@ mod tests {
     fn png_and_tiff_are_accepted_without_exif() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let scene = navad::sharp_scene(120, 80);
-        for (name, bytes, format) in
-            [("a.png", navad::encode_png(&scene)?, "png"), ("a.tif", navad::encode_tiff(&scene)?, "tiff")]
-        {
+        for (name, bytes, format) in [("a.png", navad::encode_png(&scene)?, "png"), ("a.tif", navad::encode_tiff(&scene)?, "tiff")] {
             let inspection = inspect(&write(&dir, name, &bytes), &ImageLimits::default())?;
             assert_eq!((inspection.format, inspection.width, inspection.height), (format, 120, 80));
             assert_eq!(inspection.exif, ExifSummary::default());
@@ -316,10 +306,7 @@ mod tests {
             bytes
         };
         // Headers intact, pixel data cut: only a full decode notices.
-        for (name, bytes, format) in [
-            ("a.jpg", navad::truncated_jpeg(320, 240)?, "jpeg"),
-            ("a.png", truncate(navad::encode_png(&scene)?), "png"),
-        ] {
+        for (name, bytes, format) in [("a.jpg", navad::truncated_jpeg(320, 240)?, "jpeg"), ("a.png", truncate(navad::encode_png(&scene)?), "png")] {
             let err = inspect(&write(&dir, name, &bytes), &ImageLimits::default()).unwrap_err();
             assert!(matches!(err, ValidationError::Corrupt { format: f, .. } if f == format), "{name}: {err}");
             assert!(err.is_input_fault());
@@ -335,10 +322,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = write(&dir, "bomb.png", &navad::huge_header_png(100_000, 100_000)?);
         let err = inspect(&path, &ImageLimits::default()).unwrap_err();
-        assert!(
-            matches!(err, ValidationError::OverLimits { width: 100_000, height: 100_000, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, ValidationError::OverLimits { width: 100_000, height: 100_000, .. }), "{err}");
         assert!(err.to_string().contains("width above the limit of 30000"), "{err}");
         // Within width/height limits but over the pixel budget.
         let path = write(&dir, "wide.png", &navad::huge_header_png(20_000, 20_000)?);

@@ -51,8 +51,8 @@ impl OrchestratorActivities {
         let mut images = Vec::new();
         for part in &request.merge_parts {
             let bytes = self.storage.get(part).await.map_err(StorageError::into_activity_error)?;
-            let document: BatchSummaryDocument = serde_json::from_slice(&bytes)
-                .map_err(|e| fleet::failure::invalid_input(part, format!("not a batch summary part: {e}")))?;
+            let document: BatchSummaryDocument =
+                serde_json::from_slice(&bytes).map_err(|e| fleet::failure::invalid_input(part, format!("not a batch summary part: {e}")))?;
             images.extend(document.images);
         }
         images.extend(request.images);

@@ -171,10 +171,7 @@ mod tests {
         for outcome in [&failed, &satellite, &error] {
             record(&mut totals, outcome);
         }
-        assert_eq!(
-            totals,
-            BatchTotals { images: 4, navad: 2, satellite: 1, passed: 2, failed_accuracy: 1, errors: 1 }
-        );
+        assert_eq!(totals, BatchTotals { images: 4, navad: 2, satellite: 1, passed: 2, failed_accuracy: 1, errors: 1 });
         assert_eq!(single_kind(&totals), None);
     }
 

@@ -11,10 +11,9 @@
 
 use crate::batch;
 use contracts::automation::{
-    AccuracyRequest, AnalyzeAccuracy, AutomationPipeline, AutomationProgress, AutomationRequest, AutomationSummary,
-    BatchSource, BatchTotals, CarriedState, DetectImageKind, Geolocalize, GeolocalizeRequest, ImageInput, ImageJob,
-    ImageKind, ImageOutcome, ImagePipeline, ImageStatus, IngestImage, IngestRequest, ListBatchPage, ListPageRequest,
-    SummaryRequest, WriteBatchSummary,
+    AccuracyRequest, AnalyzeAccuracy, AutomationPipeline, AutomationProgress, AutomationRequest, AutomationSummary, BatchSource, BatchTotals,
+    CarriedState, DetectImageKind, Geolocalize, GeolocalizeRequest, ImageInput, ImageJob, ImageKind, ImageOutcome, ImagePipeline, ImageStatus,
+    IngestImage, IngestRequest, ListBatchPage, ListPageRequest, SummaryRequest, WriteBatchSummary,
 };
 use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, errors, search};
@@ -201,10 +200,7 @@ fn requested_kind(source: &BatchSource) -> Option<ImageKind> {
     }
 }
 
-async fn run_batch(
-    ctx: &WorkflowContext<AutomationPipelineWorkflow>,
-    request: AutomationRequest,
-) -> WorkflowResult<AutomationSummary> {
+async fn run_batch(ctx: &WorkflowContext<AutomationPipelineWorkflow>, request: AutomationRequest) -> WorkflowResult<AutomationSummary> {
     contracts::automation::validate_batch_id(&request.batch_id).map_err(bad_request)?;
     let batch_id = request.batch_id.clone();
     let summary_object = batch::summary_object(&request.output_bucket, &batch_id).map_err(bad_request)?;
@@ -217,10 +213,8 @@ async fn run_batch(
     let per_run = u64::from(settings.images_per_run.max(1));
     let window = settings.max_concurrent_images.max(1) as usize;
 
-    let mut attributes = vec![
-        search::PIPELINE_STATUS.value_set(status::RUNNING.to_owned()),
-        search::PIPELINE_STAGE.value_set(stage::IMAGES.to_owned()),
-    ];
+    let mut attributes =
+        vec![search::PIPELINE_STATUS.value_set(status::RUNNING.to_owned()), search::PIPELINE_STAGE.value_set(stage::IMAGES.to_owned())];
     if let Some(kind) = requested_kind(&request.source) {
         attributes.push(search::IMAGE_TYPE.value_set(kind.as_str().to_owned()));
     }
@@ -292,19 +286,12 @@ async fn run_batch(
     let summary = ctx
         .execute_activity(
             WriteBatchSummary,
-            SummaryRequest {
-                object: summary_object,
-                images: images.clone(),
-                merge_parts: carried.summary_parts,
-                totals: totals.clone(),
-            },
+            SummaryRequest { object: summary_object, images: images.clone(), merge_parts: carried.summary_parts, totals: totals.clone() },
             batch_io,
         )
         .await?;
-    let mut attributes = vec![
-        search::PIPELINE_STATUS.value_set(status::COMPLETED.to_owned()),
-        search::PIPELINE_STAGE.value_set(stage::DONE.to_owned()),
-    ];
+    let mut attributes =
+        vec![search::PIPELINE_STATUS.value_set(status::COMPLETED.to_owned()), search::PIPELINE_STAGE.value_set(stage::DONE.to_owned())];
     if let Some(kind) = batch::single_kind(&totals) {
         attributes.push(search::IMAGE_TYPE.value_set(kind.as_str().to_owned()));
     }
@@ -347,10 +334,10 @@ where
 {
     let name = workflow.name().to_owned();
     let options = ChildWorkflowOptions::builder().workflow_id(workflow_id.clone()).task_queue(task_queue).build();
-    let started = ctx.start_child_workflow(workflow, input, options).await.map_err(|e| RootCause {
-        error_type: None,
-        message: format!("could not start {name} child {workflow_id}: {e}"),
-    })?;
+    let started = ctx
+        .start_child_workflow(workflow, input, options)
+        .await
+        .map_err(|e| RootCause { error_type: None, message: format!("could not start {name} child {workflow_id}: {e}") })?;
     started.result().await.map_err(|e| child_root_cause(&e))
 }
 
@@ -387,8 +374,7 @@ async fn process_image(ctx: &WorkflowContext<ImagePipelineWorkflow>, job: &Image
         Some(kind) => kind,
         None => {
             set_stage(ctx, stage::DETECTION);
-            let options =
-                activity_options(&job.settings.activities.detect_kind, Queue::Geolocalization.with_prefix(&job.queue_prefix));
+            let options = activity_options(&job.settings.activities.detect_kind, Queue::Geolocalization.with_prefix(&job.queue_prefix));
             match ctx.execute_activity(DetectImageKind, object.clone(), options).await {
                 Ok(kind) => kind,
                 Err(e) => {
@@ -462,9 +448,8 @@ async fn satellite_path(ctx: &WorkflowContext<ImagePipelineWorkflow>, job: &Imag
     })?;
     let request = GeolocalizeRequest { image: object.clone(), geojson, activity: job.settings.activities.footprint.clone() };
     let id = format!("{}/geolocalize", ctx.workflow_id());
-    let footprint = run_child(ctx, Geolocalize, request, id, Queue::Geolocalization.with_prefix(&job.queue_prefix))
-        .await
-        .map_err(|cause| (cause, Vec::new()))?;
+    let footprint =
+        run_child(ctx, Geolocalize, request, id, Queue::Geolocalization.with_prefix(&job.queue_prefix)).await.map_err(|cause| (cause, Vec::new()))?;
     Ok(ImageOutcome {
         object: object.clone(),
         kind: Some(ImageKind::Satellite),

@@ -6,13 +6,12 @@
 use crate::extract::{EncodedFrame, sample_and_encode};
 use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan};
 use crate::{imaging, probe};
+use contracts::ObjectRef;
 use contracts::object::PrefixRef;
 use contracts::video::{
-    self, ContactSheet, ExtractRequest, ExtractResult, ExtractedFrame, FrameAnalysis, FrameManifest, ProcessRequest,
-    ProcessResult, ReportStageProgress, SceneCut, StageProgress, VideoMetadata, VideoPipeline, VideoStage,
-    VideoSummary,
+    self, ContactSheet, ExtractRequest, ExtractResult, ExtractedFrame, FrameAnalysis, FrameManifest, ProcessRequest, ProcessResult,
+    ReportStageProgress, SceneCut, StageProgress, VideoMetadata, VideoPipeline, VideoStage, VideoSummary,
 };
-use contracts::ObjectRef;
 use fleet::failure::{invalid_input, transient};
 use fleet::{Storage, StorageError};
 use futures::StreamExt;
@@ -79,9 +78,7 @@ struct ProgressSignals {
 impl ProgressSignals {
     fn new(ctx: &ActivityContext, stage: VideoStage) -> Self {
         // Only a VideoPipeline run has the handler; another caller gets no signals.
-        let handle = (ctx.info().workflow_type.as_deref() == Some(VideoPipeline::NAME))
-            .then(|| ctx.workflow_handle::<VideoPipeline>())
-            .flatten();
+        let handle = (ctx.info().workflow_type.as_deref() == Some(VideoPipeline::NAME)).then(|| ctx.workflow_handle::<VideoPipeline>()).flatten();
         Self { handle, stage, last: None }
     }
 
@@ -103,9 +100,7 @@ impl ProgressSignals {
 
 /// Runs CPU-heavy work on the blocking pool; a panic there becomes a retryable failure.
 async fn blocking<T: Send + 'static>(subject: &ObjectRef, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ActivityError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| transient(subject, format!("video worker task failed: {e}")))
+    tokio::task::spawn_blocking(work).await.map_err(|e| transient(subject, format!("video worker task failed: {e}")))
 }
 
 fn storage_error(e: StorageError) -> ActivityError {
@@ -174,11 +169,8 @@ impl VideoPipelineActivities {
         })
         .await?
         .map_err(|e| invalid_input(&video, e))?;
-        let (display_width, display_height) = if probed.rotation_degrees % 180 == 90 {
-            (probed.height, probed.width)
-        } else {
-            (probed.width, probed.height)
-        };
+        let (display_width, display_height) =
+            if probed.rotation_degrees % 180 == 90 { (probed.height, probed.width) } else { (probed.width, probed.height) };
         tracing::info!(%video, codec = %probed.codec, width = probed.width, height = probed.height, fps = probed.fps,
             duration = probed.duration_seconds, frames = probed.frame_count, rotation = probed.rotation_degrees, "analyzed");
         Ok(VideoMetadata {
@@ -274,10 +266,7 @@ impl VideoPipelineActivities {
             // latest details to the next one.
             ctx.record_heartbeat(state.clone()).await.map_err(|e| transient(&video, format!("heartbeat: {e}")))?;
             if attempt == 1 && request.fail_once_after_frames == Some(extracted_this_attempt) {
-                return Err(transient(
-                    &video,
-                    format!("test hook fail_once_after_frames: attempt 1 stops after {extracted_this_attempt} frames"),
-                ));
+                return Err(transient(&video, format!("test hook fail_once_after_frames: attempt 1 stops after {extracted_this_attempt} frames")));
             }
             signals.report(state.frames.len() as u32).await;
         }
@@ -306,8 +295,8 @@ impl VideoPipelineActivities {
     pub async fn process_frames(self: Arc<Self>, ctx: ActivityContext, request: ProcessRequest) -> Result<ProcessResult, ActivityError> {
         let settings = request.settings.clone();
         let manifest_bytes = self.storage.get(&request.manifest).await.map_err(storage_error)?;
-        let manifest: FrameManifest = serde_json::from_slice(&manifest_bytes)
-            .map_err(|e| invalid_input(&request.manifest, format!("not a frame manifest: {e}")))?;
+        let manifest: FrameManifest =
+            serde_json::from_slice(&manifest_bytes).map_err(|e| invalid_input(&request.manifest, format!("not a frame manifest: {e}")))?;
         drop(manifest_bytes);
         if manifest.frames.is_empty() {
             return Err(invalid_input(&request.manifest, "the manifest lists no frames"));
@@ -408,10 +397,7 @@ impl VideoPipelineActivities {
             let storage = self.storage.clone();
             async move { storage.delete(&object).await }
         });
-        let results: Vec<Result<(), StorageError>> = futures::stream::iter(deletions)
-            .buffer_unordered(DELETE_CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<Result<(), StorageError>> = futures::stream::iter(deletions).buffer_unordered(DELETE_CONCURRENCY).collect().await;
         for result in results {
             result.map_err(storage_error)?;
         }

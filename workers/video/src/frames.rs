@@ -10,9 +10,9 @@
 
 use crate::probe::{ProbeError, open_video};
 use contracts::video::Sampling;
-use ffmpeg_next as ffmpeg;
 use ffmpeg::software::scaling;
 use ffmpeg::{Packet, codec, format};
+use ffmpeg_next as ffmpeg;
 use image::RgbImage;
 use std::ops::ControlFlow;
 use std::path::Path;

@@ -8,10 +8,18 @@ use image::{ImageEncoder, Rgb, RgbImage};
 pub fn encode(image: &RgbImage, format: FrameFormat, jpeg_quality: u8) -> Result<Vec<u8>, image::ImageError> {
     let mut out = Vec::with_capacity(image.as_raw().len() / 8);
     match format {
-        FrameFormat::Jpeg => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, jpeg_quality.clamp(1, 100))
-            .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)?,
-        FrameFormat::Png => image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)?,
+        FrameFormat::Jpeg => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, jpeg_quality.clamp(1, 100)).write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgb8,
+        )?,
+        FrameFormat::Png => image::codecs::png::PngEncoder::new(&mut out).write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgb8,
+        )?,
     }
     Ok(out)
 }
@@ -58,11 +66,7 @@ pub fn thumbnail(image: &RgbImage, width: u32, height: u32) -> RgbImage {
 /// Which of `total` frames go on a sheet of at most `max` cells: all of them, or `max` spread
 /// evenly from the first.
 pub fn sheet_selection(total: u32, max: u32) -> Vec<u32> {
-    if total <= max {
-        (0..total).collect()
-    } else {
-        (0..max).map(|i| (u64::from(i) * u64::from(total) / u64::from(max)) as u32).collect()
-    }
+    if total <= max { (0..total).collect() } else { (0..max).map(|i| (u64::from(i) * u64::from(total) / u64::from(max)) as u32).collect() }
 }
 
 /// The contact sheet being filled cell by cell (row-major), its size fixed up front.

@@ -4,9 +4,9 @@
 //! file is refused here, before any frame is extracted.
 
 use contracts::video::{FrameCountSource, RotationSource};
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::context::Input;
 use ffmpeg::{Packet, codec, format, media};
+use ffmpeg_next as ffmpeg;
 use std::path::Path;
 
 /// Why a file is not a usable video. Every variant is a property of the file itself: retrying
@@ -105,8 +105,7 @@ pub fn open_video(path: &Path) -> Result<(Input, usize), ProbeError> {
         return Err(ProbeError::NotVideoFormat(container));
     }
     let is_video = |s: &format::stream::Stream| {
-        s.parameters().medium() == media::Type::Video
-            && !s.disposition().contains(format::stream::Disposition::ATTACHED_PIC)
+        s.parameters().medium() == media::Type::Video && !s.disposition().contains(format::stream::Disposition::ATTACHED_PIC)
     };
     let best = input.streams().best(media::Type::Video).filter(|s| is_video(s)).map(|s| s.index());
     let index = best.or_else(|| input.streams().find(|s| is_video(s)).map(|s| s.index()));
@@ -152,11 +151,7 @@ fn describe_streams(input: &Input) -> String {
 /// way FFmpeg's own auto-rotation reads it (`-av_display_rotation_get`), snapped to a quarter
 /// turn.
 pub fn rotation_from_display_matrix(data: &[u8]) -> Option<u32> {
-    let words: Vec<f64> = data
-        .chunks_exact(4)
-        .take(9)
-        .map(|w| f64::from(i32::from_ne_bytes([w[0], w[1], w[2], w[3]])) / 65536.0)
-        .collect();
+    let words: Vec<f64> = data.chunks_exact(4).take(9).map(|w| f64::from(i32::from_ne_bytes([w[0], w[1], w[2], w[3]])) / 65536.0).collect();
     if words.len() < 9 {
         return None;
     }
@@ -175,10 +170,8 @@ fn quarter_turn(degrees: f64) -> u32 {
 }
 
 fn rotation(stream: &format::stream::Stream) -> (u32, Option<RotationSource>) {
-    let matrix = stream
-        .side_data()
-        .find(|d| d.kind() == codec::packet::side_data::Type::DisplayMatrix)
-        .and_then(|d| rotation_from_display_matrix(d.data()));
+    let matrix =
+        stream.side_data().find(|d| d.kind() == codec::packet::side_data::Type::DisplayMatrix).and_then(|d| rotation_from_display_matrix(d.data()));
     if let Some(degrees) = matrix {
         return (degrees, Some(RotationSource::DisplayMatrix));
     }
@@ -294,11 +287,8 @@ pub fn probe(path: &Path) -> Result<Probe, ProbeError> {
         None if duration_seconds > 0.0 => counted as f64 / duration_seconds,
         None => return Err(ProbeError::BadHeader("no frame rate and no duration".into())),
     };
-    let (frame_count, frame_count_source) = if declared_frames > 0 {
-        (declared_frames, FrameCountSource::Container)
-    } else {
-        (counted, FrameCountSource::CountedPackets)
-    };
+    let (frame_count, frame_count_source) =
+        if declared_frames > 0 { (declared_frames, FrameCountSource::Container) } else { (counted, FrameCountSource::CountedPackets) };
     Ok(Probe {
         container,
         codec: codec_name,

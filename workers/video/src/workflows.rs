@@ -11,8 +11,8 @@
 
 use contracts::settings::ActivitySettings;
 use contracts::video::{
-    AnalyzeVideo, ExtractFrames, ExtractRequest, ProcessFrames, ProcessRequest, RemoveVideoOutputs, StageProgress,
-    VideoCancelled, VideoOutcome, VideoPipeline, VideoProgress, VideoRequest, VideoStage,
+    AnalyzeVideo, ExtractFrames, ExtractRequest, ProcessFrames, ProcessRequest, RemoveVideoOutputs, StageProgress, VideoCancelled, VideoOutcome,
+    VideoPipeline, VideoProgress, VideoRequest, VideoStage,
 };
 use contracts::{Queue, errors};
 use futures::future::{Either, select};
@@ -21,8 +21,8 @@ use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::TemporalDeserializable;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCancellationType, ActivityExecutionError, ApplicationFailure, SyncWorkflowContext, WorkflowCancellationToken,
-    WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
+    ActivityCancellationType, ActivityExecutionError, ApplicationFailure, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 /// Shares of the overall percentage: analysis, extraction, processing.
@@ -58,9 +58,7 @@ fn percent(p: &VideoProgress) -> f64 {
     let value = match p.stage {
         VideoStage::Starting | VideoStage::Analyzing => 0.0,
         VideoStage::Extracting => ANALYZE_SHARE + EXTRACT_SHARE * share(p.frames_extracted),
-        VideoStage::Processing => {
-            ANALYZE_SHARE + EXTRACT_SHARE + (100.0 - ANALYZE_SHARE - EXTRACT_SHARE) * share(p.frames_processed)
-        }
+        VideoStage::Processing => ANALYZE_SHARE + EXTRACT_SHARE + (100.0 - ANALYZE_SHARE - EXTRACT_SHARE) * share(p.frames_processed),
         VideoStage::Completed => 100.0,
         // A run that stops keeps the figure it had reached.
         VideoStage::Cancelling | VideoStage::Cancelled | VideoStage::Failed => p.percent,
@@ -90,10 +88,8 @@ impl VideoPipelineWorkflow {
             Ok(Stage::Cancelled) => return cancel_run(ctx, &request, &queue).await,
             Err(e) => return fail(ctx, e),
         };
-        let expected = request
-            .sampling
-            .expected_frames(metadata.duration_seconds, metadata.frame_count)
-            .min(u64::from(request.frames.max_frames)) as u32;
+        let expected =
+            request.sampling.expected_frames(metadata.duration_seconds, metadata.frame_count).min(u64::from(request.frames.max_frames)) as u32;
         ctx.state_mut(|s| {
             s.progress.frames_expected = Some(expected);
             s.set_stage(VideoStage::Extracting);
@@ -198,9 +194,7 @@ where
     match select(running, cancel).await {
         Either::Left((Ok(output), _)) if !cancel_requested(ctx) => Ok(Stage::Done(output)),
         Either::Left((Ok(_), _)) => Ok(Stage::Cancelled),
-        Either::Left((Err(e), _)) if matches!(e, ActivityExecutionError::Cancelled(_)) || cancel_requested(ctx) => {
-            Ok(Stage::Cancelled)
-        }
+        Either::Left((Err(e), _)) if matches!(e, ActivityExecutionError::Cancelled(_)) || cancel_requested(ctx) => Ok(Stage::Cancelled),
         Either::Left((Err(e), _)) => Err(e),
         Either::Right((_, running)) => {
             token.cancel_with_reason("video pipeline cancelled");
@@ -216,28 +210,17 @@ fn cancel_requested(ctx: &WorkflowContext<VideoPipelineWorkflow>) -> bool {
 }
 
 /// Removes the partial outputs and ends the run as cancelled.
-async fn cancel_run(
-    ctx: &WorkflowContext<VideoPipelineWorkflow>,
-    request: &VideoRequest,
-    queue: &str,
-) -> WorkflowResult<VideoOutcome> {
+async fn cancel_run(ctx: &WorkflowContext<VideoPipelineWorkflow>, request: &VideoRequest, queue: &str) -> WorkflowResult<VideoOutcome> {
     let interrupted = ctx.state(|s| s.progress.stage);
-    let reason = ctx
-        .state(|s| s.cancel_reason.clone())
-        .or_else(|| ctx.cancellation_token().reason())
-        .unwrap_or_else(|| "cancellation requested".to_owned());
+    let reason =
+        ctx.state(|s| s.cancel_reason.clone()).or_else(|| ctx.cancellation_token().reason()).unwrap_or_else(|| "cancellation requested".to_owned());
     ctx.state_mut(|s| s.set_stage(VideoStage::Cancelling));
     let mut options = fleet::failure::activity_options(&request.activities.cleanup, queue);
     // Detached from the run's cancellation: the cleanup must run even when the run was cancelled.
     options.cancellation_token = Some(WorkflowCancellationToken::new());
     let removed_objects = ctx.execute_activity(RemoveVideoOutputs, request.output.clone(), options).await?;
     ctx.state_mut(|s| s.set_stage(VideoStage::Cancelled));
-    Err(WorkflowTermination::cancelled_with_details(VideoCancelled {
-        video: request.video.clone(),
-        stage: interrupted,
-        reason,
-        removed_objects,
-    }))
+    Err(WorkflowTermination::cancelled_with_details(VideoCancelled { video: request.video.clone(), stage: interrupted, reason, removed_objects }))
 }
 
 fn fail(ctx: &WorkflowContext<VideoPipelineWorkflow>, error: ActivityExecutionError) -> WorkflowResult<VideoOutcome> {

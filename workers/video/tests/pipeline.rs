@@ -4,8 +4,8 @@
 use contracts::object::PrefixRef;
 use contracts::settings::RetrySettings;
 use contracts::video::{
-    CancelVideo, FrameCountSource, FrameManifest, RotationSource, Sampling, VideoCancelled, VideoOutcome,
-    VideoPipeline, VideoProgressQuery, VideoRequest, VideoStage, VideoSummary,
+    CancelVideo, FrameCountSource, FrameManifest, RotationSource, Sampling, VideoCancelled, VideoOutcome, VideoPipeline, VideoProgressQuery,
+    VideoRequest, VideoStage, VideoSummary,
 };
 use contracts::{ObjectRef, Queue, buckets};
 use fleet_tests::{TestStack, replay, unique_id};
@@ -13,8 +13,7 @@ use samples::video::{ClipSpec, Segment, write_audio_only, write_clip, write_trun
 use std::path::Path;
 use std::time::{Duration, Instant};
 use temporalio_client::{
-    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
-    WorkflowSignalOptions, WorkflowStartOptions,
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::protos::temporal::api::history::v1::History;
 use video::workflows::VideoPipelineWorkflow;
@@ -37,12 +36,9 @@ fn request(stack: &TestStack, video: &ObjectRef, prefix: &str, sampling: Samplin
     let mut request = VideoRequest::new(video.clone(), output, sampling);
     request.queue_prefix = stack.config.temporal.task_queue_prefix.clone();
     let fast = RetrySettings { initial_interval_ms: 200, maximum_interval_ms: 1_000, ..RetrySettings::default() };
-    for settings in [
-        &mut request.activities.analyze,
-        &mut request.activities.extract,
-        &mut request.activities.process,
-        &mut request.activities.cleanup,
-    ] {
+    for settings in
+        [&mut request.activities.analyze, &mut request.activities.extract, &mut request.activities.process, &mut request.activities.cleanup]
+    {
         settings.retry = fast.clone();
     }
     request.activities.extract.heartbeat_ms = 2_000;

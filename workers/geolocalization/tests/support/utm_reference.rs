@@ -16,16 +16,8 @@ const K0: f64 = 0.9996;
 pub fn utm_to_lonlat(zone: u32, north: bool, easting: f64, northing: f64) -> [f64; 2] {
     let n = F / (2.0 - F);
     let rectifying_radius = A / (1.0 + n) * (1.0 + n * n / 4.0 + n.powi(4) / 64.0);
-    let beta = [
-        n / 2.0 - 2.0 * n * n / 3.0 + 37.0 * n.powi(3) / 96.0,
-        n * n / 48.0 + n.powi(3) / 15.0,
-        17.0 * n.powi(3) / 480.0,
-    ];
-    let delta = [
-        2.0 * n - 2.0 * n * n / 3.0 - 2.0 * n.powi(3),
-        7.0 * n * n / 3.0 - 8.0 * n.powi(3) / 5.0,
-        56.0 * n.powi(3) / 15.0,
-    ];
+    let beta = [n / 2.0 - 2.0 * n * n / 3.0 + 37.0 * n.powi(3) / 96.0, n * n / 48.0 + n.powi(3) / 15.0, 17.0 * n.powi(3) / 480.0];
+    let delta = [2.0 * n - 2.0 * n * n / 3.0 - 2.0 * n.powi(3), 7.0 * n * n / 3.0 - 8.0 * n.powi(3) / 5.0, 56.0 * n.powi(3) / 15.0];
     let false_northing = if north { 0.0 } else { 10_000_000.0 };
     let xi = (northing - false_northing) / (K0 * rectifying_radius);
     let eta = (easting - 500_000.0) / (K0 * rectifying_radius);
