@@ -17,9 +17,9 @@ use contracts::automation::{
 use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::{Register, RunningWorker};
-use fleet_tests::{TestStack, unique_id};
+use fleet_tests::{TestStack, history, unique_id};
 use std::time::{Duration, Instant};
-use temporalio_client::{WorkflowCountOptions, WorkflowExecutionInfo, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions};
+use temporalio_client::{WorkflowCountOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions};
 use temporalio_common::protos::temporal::api::history::v1::{HistoryEvent, history_event::Attributes};
 
 const QUEUE_PREFIX: &str = "auto-";
@@ -86,28 +86,6 @@ async fn wait_for_count(stack: &TestStack, query: &str, expected: usize) -> anyh
         anyhow::ensure!(Instant::now() < deadline, "{query}: {count} workflows, expected {expected}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// The events of one run of a batch.
-async fn run_history(stack: &TestStack, workflow_id: &str, run_id: &str) -> anyhow::Result<Vec<HistoryEvent>> {
-    let info = WorkflowExecutionInfo::builder()
-        .namespace(stack.config.temporal.namespace.clone())
-        .workflow_id(workflow_id)
-        .run_id(run_id.to_owned())
-        .build();
-    let handle = WorkflowHandle::<_, AutomationPipeline>::new(stack.client.clone(), info);
-    Ok(handle.fetch_history(Default::default()).into_events().await?)
-}
-
-/// Names of the activities a run scheduled, in order.
-fn scheduled_activities(events: &[HistoryEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.attributes {
-            Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => a.activity_type.as_ref().map(|t| t.name.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The most children a run had started and not yet seen finish.
@@ -232,7 +210,7 @@ async fn mixed_batch_reports_every_path_and_survives_a_corrupt_file() -> anyhow:
 
     // Five images through a window of three: three children at once, never more.
     let run_id = handle.run_id().expect("the start handle names its run").to_owned();
-    assert_eq!(most_children_at_once(&run_history(&stack, &batch_workflow_id(&batch_id), &run_id).await?), 3);
+    assert_eq!(most_children_at_once(&history::events(&stack.client, &batch_workflow_id(&batch_id), Some(&run_id)).await?), 3);
 
     // The progress query answers on the finished batch too.
     let progress = handle.query(AutomationProgressQuery, (), WorkflowQueryOptions::default()).await?;
@@ -301,8 +279,8 @@ async fn prefix_batch_larger_than_a_run_continues_as_new() -> anyhow::Result<()>
     // between, it took more than one page to find its three images. Its sliding window ran two
     // children at once, never more.
     let first_run = handle.run_id().expect("the start handle names the first run").to_owned();
-    let events = run_history(&stack, &batch_workflow_id(&batch_id), &first_run).await?;
-    let activities = scheduled_activities(&events);
+    let events = history::events(&stack.client, &batch_workflow_id(&batch_id), Some(&first_run)).await?;
+    let activities: Vec<String> = history::activities(&events).into_iter().map(|a| a.activity_type).collect();
     let pages = activities.iter().filter(|a| *a == "ListBatchPage").count();
     assert!(pages >= 2, "{activities:?}");
     assert_eq!(activities.last().map(String::as_str), Some("WriteBatchSummary"));

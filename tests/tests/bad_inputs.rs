@@ -254,7 +254,7 @@ const REFUSED_KEY_QUEUE: &str = "enhancement-refused-key";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn enhancement_refuses_bad_images_parameters_and_keys() -> anyhow::Result<()> {
-    let api = ImagesApi::start(ACCEPTED_KEY).await?;
+    let api = ImagesApi::accepting_only(ACCEPTED_KEY).await?;
     let scratch = tempfile::tempdir()?;
     let scratch_dir = scratch.path().display().to_string();
     let stack = TestStack::start_in("default", &[("OPENAI_BASE_URL", &api.base_url), ("ENHANCEMENT_TEMP_DIR", &scratch_dir)]).await?;

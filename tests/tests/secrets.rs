@@ -43,8 +43,8 @@ fn assert_no_marker(what: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_log_history_or_error_carries_a_secret() -> anyhow::Result<()> {
-    let accepting = ImagesApi::start(OPENAI_KEY).await?;
-    let refusing = ImagesApi::start("sk-some-other-key").await?;
+    let accepting = ImagesApi::accepting_only(OPENAI_KEY).await?;
+    let refusing = ImagesApi::accepting_only("sk-some-other-key").await?;
     let scratch = tempfile::tempdir()?;
     let scratch_dir = scratch.path().display().to_string();
     let stack = TestStack::start_in(

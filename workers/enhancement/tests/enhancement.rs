@@ -1,10 +1,8 @@
 //! The enhancement pipeline end to end: a real Temporal dev server, a real S3 endpoint, the
-//! enhancement worker in process, and, for the OpenAI path, an images edit API served by this
-//! test over HTTP (it parses the multipart request the worker sends and answers like the real
-//! API: base64 images, or error bodies with the status codes OpenAI uses).
+//! enhancement worker in process, and, for the OpenAI path, the images edit API that
+//! `fleet_tests::images_api` serves over HTTP (it parses the multipart request the worker sends
+//! and answers like the real API: base64 images, or error bodies with OpenAI's status codes).
 
-use base64::Engine;
-use bytes::Bytes;
 use contracts::enhancement::{
     BatchProgress, EnhanceBatch, EnhanceBatchProgress, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, EnhancementActivities,
     Enhancer, LocalParams, OpenAiParams, TargetSize, VerifyPolicy,
@@ -13,134 +11,16 @@ use contracts::object::PrefixRef;
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::RunningWorker;
+use fleet_tests::history::{self, ActivityEnd, ActivityRecord};
+use fleet_tests::images_api::{ImagesApi, Reply};
 use fleet_tests::{TestStack, unique_id};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
 use image::DynamicImage;
-use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use temporalio_client::{WorkflowCancelOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_client::{Client, WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowStartOptions};
 
 /// The key the worker is given; it must reach the API's Authorization header and nothing else.
 const TEST_KEY: &str = "sk-test-MARKER-4242";
-
-// ---------------------------------------------------------------------------------------------
-// An images edit API in the test process.
-
-/// What the test API answers to the next request.
-#[derive(Clone)]
-enum Reply {
-    /// 200 with the received image inverted, at twice its size, as `b64_json`.
-    Edited,
-    /// An error status with an OpenAI-style error body.
-    Error(u16, serde_json::Value),
-    /// Never answers (until the client goes away).
-    Stall,
-}
-
-/// One request as the API saw it.
-#[derive(Debug, Clone)]
-struct SeenRequest {
-    path: String,
-    authorization: String,
-    fields: HashMap<String, String>,
-    image_file_name: Option<String>,
-    image_content_type: Option<String>,
-    image: Option<Vec<u8>>,
-}
-
-#[derive(Default)]
-struct ApiState {
-    seen: Mutex<Vec<SeenRequest>>,
-    script: Mutex<VecDeque<Reply>>,
-}
-
-struct ImagesApi {
-    base_url: String,
-    state: Arc<ApiState>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl ImagesApi {
-    /// Serves on a free port; `script` is answered in order, then [`Reply::Edited`].
-    async fn start(script: Vec<Reply>) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base_url = format!("http://{}/v1", listener.local_addr()?);
-        let state = Arc::new(ApiState { seen: Mutex::default(), script: Mutex::new(script.into()) });
-        let shared = state.clone();
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| answer(state.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
-                });
-            }
-        });
-        Ok(Self { base_url, state, server })
-    }
-
-    fn seen(&self) -> Vec<SeenRequest> {
-        self.state.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for ImagesApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn answer(state: Arc<ApiState>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let (path, authorization, content_type) = (request.uri().path().to_owned(), header("authorization"), header("content-type"));
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let mut seen = SeenRequest { path, authorization, fields: HashMap::new(), image_file_name: None, image_content_type: None, image: None };
-    if let Ok(boundary) = multer::parse_boundary(&content_type) {
-        let mut multipart = multer::Multipart::new(futures_util::stream::once(async move { Ok::<_, Infallible>(body) }), boundary);
-        while let Ok(Some(field)) = multipart.next_field().await {
-            let name = field.name().unwrap_or_default().to_owned();
-            if name == "image" {
-                seen.image_file_name = field.file_name().map(str::to_owned);
-                seen.image_content_type = field.content_type().map(|m| m.to_string());
-                seen.image = field.bytes().await.ok().map(|b| b.to_vec());
-            } else if let Ok(text) = field.text().await {
-                seen.fields.insert(name, text);
-            }
-        }
-    }
-    let image = seen.image.clone();
-    state.seen.lock().unwrap().push(seen);
-    let reply = state.script.lock().unwrap().pop_front().unwrap_or(Reply::Edited);
-    let (status, json) = match reply {
-        Reply::Edited => match image.as_deref().map(image::load_from_memory) {
-            Some(Ok(received)) => {
-                let mut inverted = received.resize_exact(received.width() * 2, received.height() * 2, image::imageops::FilterType::Triangle);
-                inverted.invert();
-                let mut png = std::io::Cursor::new(Vec::new());
-                inverted.write_to(&mut png, image::ImageFormat::Png).expect("encode");
-                let b64 = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
-                (200, serde_json::json!({"created": 1_764_000_000, "data": [{"b64_json": b64}]}))
-            }
-            _ => (
-                400,
-                serde_json::json!({"error": {"message": "Invalid file 'image': not a PNG", "type": "invalid_request_error", "param": "image", "code": null}}),
-            ),
-        },
-        Reply::Error(status, json) => (status, json),
-        Reply::Stall => {
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            (500, serde_json::json!({}))
-        }
-    };
-    let response = Response::builder().status(status).header("content-type", "application/json").body(Full::new(Bytes::from(json.to_string())));
-    Ok(response.expect("response"))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -225,33 +105,14 @@ fn openai(prompt: &str, size: &str) -> Enhancer {
     Enhancer::Openai(OpenAiParams { model: "gpt-image-2".into(), prompt: prompt.into(), size: size.into() })
 }
 
-async fn history_activities(
-    handle: &temporalio_client::WorkflowHandle<temporalio_client::Client, EnhanceImage>,
-) -> anyhow::Result<Vec<(String, String, u32)>> {
-    // (event, activity type or "", attempt) for the activity events of the run.
-    let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
-    let mut scheduled: HashMap<i64, String> = HashMap::new();
-    let mut out = Vec::new();
-    for event in events {
-        match event.attributes {
-            Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
-                let name = a.activity_type.map(|t| t.name).unwrap_or_default();
-                scheduled.insert(event.event_id, name.clone());
-                out.push(("scheduled".to_owned(), name, 0));
-            }
-            Some(Attributes::ActivityTaskStartedEventAttributes(a)) => {
-                out.push(("started".to_owned(), scheduled.get(&a.scheduled_event_id).cloned().unwrap_or_default(), a.attempt as u32));
-            }
-            Some(Attributes::ActivityTaskCompletedEventAttributes(a)) => {
-                out.push(("completed".to_owned(), scheduled.get(&a.scheduled_event_id).cloned().unwrap_or_default(), 0));
-            }
-            Some(Attributes::ActivityTaskFailedEventAttributes(a)) => {
-                out.push(("failed".to_owned(), scheduled.get(&a.scheduled_event_id).cloned().unwrap_or_default(), 0));
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+/// The activities of the enhancement run behind `handle`.
+async fn run_activities(stack: &TestStack, handle: &WorkflowHandle<Client, EnhanceImage>) -> anyhow::Result<Vec<ActivityRecord>> {
+    Ok(history::activities(&history::events(&stack.client, &handle.info().workflow_id, handle.info().run_id.as_deref()).await?))
+}
+
+/// `activity_type` ended as `end` says in `activities`.
+fn ended(activities: &[ActivityRecord], activity_type: &str, end: fn(&ActivityEnd) -> bool) -> bool {
+    activities.iter().any(|a| a.activity_type == activity_type && end(&a.end))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,9 +229,9 @@ async fn openai_rate_limit_is_retried_by_temporal() -> anyhow::Result<()> {
 
     assert_eq!(api.seen().len(), 2, "the 429, then the request that succeeded");
     assert!(result.message.starts_with("Successfully processed image:"));
-    let events = history_activities(&handle).await?;
-    let started = events.iter().find(|(e, name, _)| e == "started" && name == "EnhanceObject").expect("EnhanceObject started");
-    assert_eq!(started.2, 2, "the success was Temporal's second attempt: {events:?}");
+    let activities = run_activities(&h.stack, &handle).await?;
+    let enhance = activities.iter().find(|a| a.activity_type == "EnhanceObject").expect("EnhanceObject scheduled");
+    assert_eq!((enhance.attempt, &enhance.end), (2, &ActivityEnd::Completed), "the success was Temporal's second attempt: {activities:?}");
     assert!(h.stack.storage.size(&req.destination).await?.is_some());
     h.assert_scratch_empty("a retried success").await;
     Ok(())
@@ -389,8 +250,8 @@ async fn missing_source_fails_without_retrying_and_names_the_key() -> anyhow::Re
     assert!(text.contains("s3://fleet-inputs/enhance/does-not-exist.png"), "{text}");
     assert!(text.contains("NotFound"), "{text}");
     assert!(text.contains("NonRetryableFailure"), "{text}");
-    let events = history_activities(&handle).await?;
-    assert!(!events.iter().any(|(e, name, _)| e == "scheduled" && name == "WithdrawEnhanced"), "nothing was uploaded, nothing to withdraw");
+    let activities = run_activities(&h.stack, &handle).await?;
+    assert!(!activities.iter().any(|a| a.activity_type == "WithdrawEnhanced"), "nothing was uploaded, nothing to withdraw");
     h.assert_scratch_empty("a failed download").await;
 
     // Writing over the source is refused up front: a withdrawn result would delete the original.
@@ -419,11 +280,11 @@ async fn failed_verification_withdraws_the_upload() -> anyhow::Result<()> {
     assert!(text.contains("contrast spread 0 is below the required 10"), "{text}");
     assert!(text.contains("s3://fleet-outputs/enhanced/flat.png"), "{text}");
     assert_eq!(h.stack.storage.size(&req.destination).await?, None, "the upload was withdrawn");
-    let events = history_activities(&handle).await?;
-    let names: Vec<(&str, &str)> = events.iter().map(|(e, n, _)| (e.as_str(), n.as_str())).collect();
-    assert!(names.contains(&("completed", "EnhanceObject")), "{names:?}");
-    assert!(names.contains(&("failed", "VerifyEnhanced")), "{names:?}");
-    assert!(names.contains(&("completed", "WithdrawEnhanced")), "the compensation is in the history: {names:?}");
+    let activities = run_activities(&h.stack, &handle).await?;
+    let completed = |end: &ActivityEnd| *end == ActivityEnd::Completed;
+    assert!(ended(&activities, "EnhanceObject", completed), "{activities:?}");
+    assert!(ended(&activities, "VerifyEnhanced", |end| matches!(end, ActivityEnd::Failed(_))), "{activities:?}");
+    assert!(ended(&activities, "WithdrawEnhanced", completed), "the compensation is in the history: {activities:?}");
     h.assert_scratch_empty("a withdrawn run").await;
     Ok(())
 }
