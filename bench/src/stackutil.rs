@@ -2,7 +2,7 @@
 //! connected and polling, which is when its idle memory is read).
 
 use anyhow::Context as _;
-use devstack::{TemporalServer, TemporalServerOptions, find_temporal_executable, ports};
+use devstack::{TemporalServer, find_temporal_executable};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use temporalio_client::Client;
@@ -12,27 +12,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQ
 
 /// Starts a headless dev server on a free port, its database and log under `dir`.
 pub async fn start_server(dir: &Path, name: &str) -> anyhow::Result<TemporalServer> {
-    let executable = find_temporal_executable()?;
-    std::fs::create_dir_all(dir)?;
-    // A port reported free can be taken before the server binds it: try another.
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let started = TemporalServer::start(TemporalServerOptions {
-            executable: executable.clone(),
-            port: ports::free_port()?,
-            ui_port: None,
-            db_file: dir.join(format!("{name}-{attempt}.db")),
-            namespace: "default".to_owned(),
-            log_file: dir.join(format!("{name}-temporal.log")),
-        })
-        .await;
-        match started {
-            Ok(server) => return Ok(server),
-            Err(e) if attempt < 3 => eprintln!("dev server start attempt {attempt} failed, retrying: {e}"),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    Ok(TemporalServer::start_on_free_port(&find_temporal_executable()?, dir, name, "default").await?)
 }
 
 /// Short unique suffix for task queues and workflow ids of one run.

@@ -9,7 +9,7 @@ pub mod replay;
 use anyhow::Context;
 use contracts::Queue;
 use contracts::automation::{AutomationPipeline, AutomationRequest, AutomationSummary, batch_workflow_id};
-use devstack::{S3Endpoint, TemporalServer, TemporalServerOptions, WorkerProcess, find_temporal_executable, ports};
+use devstack::{S3Endpoint, TemporalServer, WorkerProcess, find_temporal_executable};
 use fleet::config::Env;
 use fleet::{FleetConfig, Register, RunningWorker, Storage};
 use std::collections::HashMap;
@@ -55,26 +55,7 @@ impl TestStack {
         let setting = |name: &str, default: &'static str| extra.iter().find(|(k, _)| *k == name).map_or(default, |(_, v)| *v);
         let (access_key, secret_key) = (setting("AWS_ACCESS_KEY_ID", ACCESS_KEY), setting("AWS_SECRET_ACCESS_KEY", SECRET_KEY));
         let s3 = S3Endpoint::start(&dir.path().join("s3"), 0, access_key, secret_key, &devstack::BUCKETS).await?;
-        // A free port can be taken by a parallel test between the check and the server's bind:
-        // try again on another port rather than fail the test.
-        let mut attempt = 0;
-        let server = loop {
-            attempt += 1;
-            let started = TemporalServer::start(TemporalServerOptions {
-                executable: executable.clone(),
-                port: ports::free_port()?,
-                ui_port: None,
-                db_file: dir.path().join(format!("temporal-{attempt}.db")),
-                namespace: namespace.to_owned(),
-                log_file: dir.path().join("temporal.log"),
-            })
-            .await;
-            match started {
-                Ok(server) => break server,
-                Err(e) if attempt < 3 => eprintln!("dev server start attempt {attempt} failed, retrying: {e}"),
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let server = TemporalServer::start_on_free_port(&executable, dir.path(), "temporal", namespace).await?;
         let mut vars: HashMap<String, String> = [
             ("TEMPORAL_ADDRESS", server.address()),
             ("TEMPORAL_NAMESPACE", namespace.to_owned()),

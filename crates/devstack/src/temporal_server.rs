@@ -50,6 +50,35 @@ impl TemporalServer {
         Ok(server)
     }
 
+    /// Starts a headless server on a free port for a test or a benchmark, its database
+    /// `{name}-{attempt}.db` and log `{name}.log` under `dir`. A port reported free can be taken
+    /// (by a parallel test) before the server binds it: up to three ports are tried.
+    pub async fn start_on_free_port(executable: &Path, dir: &Path, name: &str, namespace: &str) -> Result<Self, StackError> {
+        let io = |what: &str| {
+            let what = format!("{what} for the {name} dev server");
+            move |source| StackError::Io { what, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io("creating its directory"))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = Self::start(TemporalServerOptions {
+                executable: executable.to_owned(),
+                port: ports::free_port().map_err(io("finding a free port"))?,
+                ui_port: None,
+                db_file: dir.join(format!("{name}-{attempt}.db")),
+                namespace: namespace.to_owned(),
+                log_file: dir.join(format!("{name}.log")),
+            })
+            .await;
+            match started {
+                Ok(server) => return Ok(server),
+                Err(e) if attempt < 3 => eprintln!("dev server start attempt {attempt} failed, retrying on another port: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Kills the server process (SIGKILL, as a crash would), waits `down_for`, and starts it
     /// again on the same ports and database file.
     pub async fn restart(&mut self, down_for: Duration) -> Result<(), StackError> {
