@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --workspace --bins
+# reuses that build: crates/workspace-hack gives `-p starter` the same features as --workspace
 exec cargo run -q -p starter -- demo "$@"

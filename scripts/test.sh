@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds every binary (the stack tests start real
-# worker processes), then runs the whole suite against real Temporal and S3.
+# worker processes) and every test in one build, then runs the whole suite against real Temporal
+# and S3. One feature set for the whole workspace (crates/workspace-hack) means the `cargo test`
+# commands below reuse that build: they compile nothing, they only run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --workspace --bins
+cargo build --workspace --bins --tests
 cargo test --workspace --no-fail-fast "$@"
 # The fault tests (tests/tests/faults.rs) kill worker processes, the dev server and the S3
 # endpoint under a running fleet: slow, so a plain `cargo test` skips them (#[ignore]); the

@@ -8,19 +8,21 @@
 //!   continue-as-new, listing the prefix page by page and skipping sidecars;
 //! - a batch whose prefix is in a missing bucket, or whose id is unsafe, fails at once with a
 //!   non-retryable error naming the problem;
-//! - (ignored) recording the histories the orchestrator's replay test replays.
+//! - the runs recorded as the replay fixtures of the orchestrator, ingestion, dispatcher and
+//!   geolocalization workers (when `RECORD_HISTORIES` asks, see `testkit::replay`).
 
 use contracts::automation::{
-    AutomationPipeline, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary, BatchSource, BatchSummaryDocument,
-    BatchTotals, ImageInput, ImageKind, ImageMetadata, ImageOutcome, ImageStatus, batch_workflow_id,
+    AutomationPipeline, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary, BatchSource, BatchTotals, ImageInput,
+    ImageKind, ImageMetadata, ImageOutcome, ImageStatus, batch_workflow_id,
 };
 use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, buckets};
+use documents::automation::BatchSummaryDocument;
 use fleet::{Register, RunningWorker};
-use fleet_tests::{TestStack, history, unique_id};
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowCountOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions};
 use temporalio_common::protos::temporal::api::history::v1::{HistoryEvent, history_event::Attributes};
+use testkit::{TestStack, history, replay, unique_id};
 
 const QUEUE_PREFIX: &str = "auto-";
 
@@ -316,13 +318,14 @@ async fn bad_batches_fail_at_once_naming_the_problem() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records the histories `workers/orchestrator/tests/replay.rs` replays: both runs of a batch
-/// that continues as new once, and the `ImagePipeline` histories of a navad image, a detected
-/// satellite image and a corrupt file. Run it after an intended change to the workflows:
-/// `cargo test -p fleet-tests --test automation -- --ignored record_replay_histories`.
+/// The runs behind the replay fixtures of every worker of the automation pipeline: both runs of
+/// a batch that continues as new once, the `ImagePipeline` runs of a navad image, a detected
+/// satellite image and a corrupt file (orchestrator), and their children: `IngestImage` of the
+/// navad and the corrupt image (ingestion), `AnalyzeAccuracy` (accuracy-dispatcher) and
+/// `Geolocalize` (geolocalization). Recorded when `RECORD_HISTORIES` asks (see
+/// `testkit::replay`): `RECORD_HISTORIES=1 cargo test -p fleet-tests --test automation`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "writes the replay fixtures into the source tree"]
-async fn record_replay_histories() -> anyhow::Result<()> {
+async fn replay_fixture_runs() -> anyhow::Result<()> {
     let (stack, _workers) = stack_with(&ALL_WORKERS).await?;
     let batch_id = "replay-fixture".to_owned();
     let area = format!("uploads/{batch_id}");
@@ -344,21 +347,21 @@ async fn record_replay_histories() -> anyhow::Result<()> {
     let (handle, summary) = run_batch(&stack, request).await?;
     assert_eq!((summary.runs, summary.totals.images, summary.totals.errors), (2, 3, 1), "{summary:#?}");
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers/orchestrator/tests/histories");
-    std::fs::create_dir_all(&dir)?;
-    let latest = stack.client.get_workflow_handle::<AutomationPipeline>(batch_workflow_id(&batch_id));
-    let children =
-        |index: usize, name: &str| stack.client.get_workflow_handle::<contracts::automation::ImagePipeline>(format!("{batch_id}/{index}-{name}"));
-    let histories = [
-        ("automation-pipeline-run-1.json", handle.fetch_history(Default::default())),
-        ("automation-pipeline-run-2.json", latest.fetch_history(Default::default())),
-        ("image-pipeline-navad.json", children(0, "navad-sharp.jpg").fetch_history(Default::default())),
-        ("image-pipeline-satellite-detected.json", children(1, "satellite-wgs84.tif").fetch_history(Default::default())),
-        ("image-pipeline-error.json", children(2, "corrupt.jpg").fetch_history(Default::default())),
+    let batch = batch_workflow_id(&batch_id);
+    let image = |child: &str| format!("{batch_id}/{child}");
+    let runs = [
+        ("orchestrator", "automation-pipeline-run-1.json", batch.clone(), handle.run_id()),
+        ("orchestrator", "automation-pipeline-run-2.json", batch.clone(), None),
+        ("orchestrator", "image-pipeline-navad.json", image("0-navad-sharp.jpg"), None),
+        ("orchestrator", "image-pipeline-satellite-detected.json", image("1-satellite-wgs84.tif"), None),
+        ("orchestrator", "image-pipeline-error.json", image("2-corrupt.jpg"), None),
+        ("ingestion", "ingest-image-navad.json", image("0-navad-sharp.jpg/ingest"), None),
+        ("ingestion", "ingest-image-corrupt.json", image("2-corrupt.jpg/ingest"), None),
+        ("accuracy-dispatcher", "analyze-accuracy-navad.json", image("0-navad-sharp.jpg/accuracy"), None),
+        ("geolocalization", "geolocalize-wgs84.json", image("1-satellite-wgs84.tif/geolocalize"), None),
     ];
-    for (file, history) in histories {
-        fleet_tests::replay::save(&dir.join(file), history.into_events().await?)?;
-        println!("wrote {}", dir.join(file).display());
+    for (worker, file, workflow_id, run_id) in &runs {
+        replay::record(&stack.client, workflow_id, *run_id, &replay::histories_dir(worker).join(file)).await?;
     }
     Ok(())
 }

@@ -28,13 +28,13 @@ use contracts::settings::ActivitySettings;
 use contracts::video::{Sampling, VideoPipeline, VideoRequest};
 use contracts::{ObjectRef, Queue, buckets};
 use devstack::WorkerProcess;
-use fleet_tests::history::{self, ActivityEnd};
-use fleet_tests::images_api::ImagesApi;
-use fleet_tests::{TestStack, unique_id};
 use samples::video::{ClipSpec, Segment, write_audio_only, write_clip, write_truncated_copy};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions, WorkflowTerminateOptions};
+use testkit::history::{self, ActivityEnd};
+use testkit::images_api::ImagesApi;
+use testkit::{TestStack, unique_id};
 
 // ---------------------------------------------------------------------------------------------
 // Shared checks.
@@ -222,7 +222,7 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
         assert_eq!(outcome.status, ImageStatus::Error, "{outcome:#?}");
         let error = outcome.error.as_deref().unwrap_or_default();
         assert!(error.contains(&object.to_string()) && error.contains(reason) && error.contains(error_type), "{object}: {error}");
-        let pipeline = orchestrator::batch::image_workflow_id(&batch_id, index as u64, &image.object);
+        let pipeline = orchestrator::bookkeeping::image_workflow_id(&batch_id, index as u64, &image.object);
         let (workflow_id, activity) = match step {
             Step::Ingest => (format!("{pipeline}/ingest"), "ValidateImage"),
             Step::Accuracy => (format!("{pipeline}/accuracy"), "SplitTiles"),
@@ -257,7 +257,7 @@ async fn enhancement_refuses_bad_images_parameters_and_keys() -> anyhow::Result<
     let api = ImagesApi::accepting_only(ACCEPTED_KEY).await?;
     let scratch = tempfile::tempdir()?;
     let scratch_dir = scratch.path().display().to_string();
-    let stack = TestStack::start_in("default", &[("OPENAI_BASE_URL", &api.base_url), ("ENHANCEMENT_TEMP_DIR", &scratch_dir)]).await?;
+    let stack = TestStack::start_in("default", &[("OPENAI_BASE_URL", &api.base_url), ("ENHANCEMENT_SCRATCH_DIR", &scratch_dir)]).await?;
     let processes = Processes::start(
         &stack,
         &[
@@ -515,7 +515,7 @@ async fn a_worker_with_a_bad_setting_stops_at_start_naming_the_variable() -> any
             "\"-2\"",
         ),
         (Queue::Enhancement.worker_binary(), vec![("OPENAI_BASE_URL", "not a url")], "OPENAI_BASE_URL", "\"not a url\""),
-        (Queue::Enhancement.worker_binary(), vec![("ENHANCEMENT_TEMP_DIR", under_a_file.as_str())], "ENHANCEMENT_TEMP_DIR", "cannot create"),
+        (Queue::Enhancement.worker_binary(), vec![("ENHANCEMENT_SCRATCH_DIR", under_a_file.as_str())], "ENHANCEMENT_SCRATCH_DIR", "cannot create"),
     ];
     for (binary, overrides, variable, reason) in &cases {
         let (status, output) = run_binary(&stack, binary, overrides).await?;

@@ -21,12 +21,11 @@ use contracts::automation::{
 };
 use contracts::object::PrefixRef;
 use contracts::settings::{ActivitySettings, RetrySettings};
-use contracts::video::{FrameManifest, Sampling, VideoPipeline, VideoRequest};
+use contracts::video::{Sampling, VideoPipeline, VideoRequest};
 use contracts::{ObjectRef, Queue, buckets};
 use devstack::WorkerProcess;
-use fleet_tests::history::{self, ActivityRecord};
-use fleet_tests::{TestStack, unique_id};
-use orchestrator::batch;
+use documents::video::FrameManifest;
+use orchestrator::bookkeeping;
 use samples::video::{ClipSpec, Segment, write_clip};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -34,6 +33,8 @@ use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
 use temporalio_common::WorkflowDefinition;
 use temporalio_common::data_converters::TemporalDeserializable;
+use testkit::history::{self, ActivityRecord};
+use testkit::{TestStack, unique_id};
 
 /// Navad images per batch, and the tile grid they are cut into.
 const NAVAD_IMAGES: usize = 4;
@@ -234,7 +235,7 @@ fn expected_totals() -> BatchTotals {
 fn expected_output_keys(batch_id: &str, images: &[ImageInput]) -> BTreeSet<String> {
     let mut keys = BTreeSet::from([format!("automation/{batch_id}/summary.json")]);
     for image in images {
-        let prefix = batch::image_output_prefix(batch_id, &image.object);
+        let prefix = bookkeeping::image_output_prefix(batch_id, &image.object);
         if image.kind == Some(ImageKind::Navad) {
             keys.insert(format!("{prefix}/accuracy-report.json"));
             for row in 0..GRID.1 {
@@ -290,7 +291,7 @@ async fn assert_complete(stack: &TestStack, batch_id: &str, area: &str, images: 
 fn batch_workflow_ids(batch_id: &str, images: &[ImageInput]) -> Vec<String> {
     let mut ids = vec![batch_workflow_id(batch_id)];
     for (index, image) in images.iter().enumerate() {
-        let id = batch::image_workflow_id(batch_id, index as u64, &image.object);
+        let id = bookkeeping::image_workflow_id(batch_id, index as u64, &image.object);
         for step in ["ingest", "accuracy", "geolocalize"] {
             ids.push(format!("{id}/{step}"));
         }
@@ -346,7 +347,7 @@ async fn killing_a_processor_mid_batch_loses_no_tile_and_changes_no_report() -> 
         .iter()
         .enumerate()
         .filter(|(_, i)| i.kind == Some(ImageKind::Navad))
-        .map(|(index, i)| format!("{}/accuracy", batch::image_workflow_id(&faulted_id, index as u64, &i.object)))
+        .map(|(index, i)| format!("{}/accuracy", bookkeeping::image_workflow_id(&faulted_id, index as u64, &i.object)))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     let held = 'found: loop {

@@ -1,12 +1,13 @@
 //! The foundation end to end: a worker on a real dev server reads an object over S3 and writes a
-//! derived object back.
+//! derived object back. Both runs are the ingestion worker's `ChecksumObject` replay fixtures
+//! (recorded when `RECORD_HISTORIES` asks, see `testkit::replay`).
 
 use contracts::checksum::{ChecksumObject, ChecksumRequest};
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
-use fleet_tests::{TestStack, unique_id};
 use sha2::{Digest, Sha256};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use testkit::{TestStack, replay, unique_id};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checksum_workflow_reads_and_writes_over_s3() -> anyhow::Result<()> {
@@ -34,6 +35,8 @@ async fn checksum_workflow_reads_and_writes_over_s3() -> anyhow::Result<()> {
     assert_eq!(result.sidecar.key(), "foundation/sample.bin.sha256");
     let written = stack.storage.get(&result.sidecar).await?;
     assert_eq!(written.as_ref(), format!("{expected}  sample.bin\n").as_bytes());
+    let fixture = replay::histories_dir("ingestion").join("checksum-object.json");
+    replay::record(&stack.client, &handle.info().workflow_id, handle.run_id(), &fixture).await?;
     Ok(())
 }
 
@@ -55,5 +58,7 @@ async fn missing_object_fails_without_retrying_and_names_the_key() -> anyhow::Re
     assert!(text.contains("foundation/does-not-exist.bin"), "{text}");
     assert!(text.contains("NotFound"), "{text}");
     assert!(text.contains("NonRetryableFailure"), "the failure must not be retried: {text}");
+    let fixture = replay::histories_dir("ingestion").join("checksum-object-missing.json");
+    replay::record(&stack.client, &handle.info().workflow_id, handle.run_id(), &fixture).await?;
     Ok(())
 }

@@ -15,11 +15,11 @@ use contracts::automation::{
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::RunningWorker;
-use fleet_tests::{TestStack, unique_id};
 use samples::navad;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use testkit::{TestStack, unique_id};
 
 const QUEUE_PREFIX: &str = "navad-";
 const GRID: (u32, u32) = (4, 4);
@@ -66,7 +66,6 @@ async fn analyze(stack: &TestStack, image: &ObjectRef, output_prefix: &str) -> a
         tile_rows: GRID.1,
         thresholds: AccuracyThresholds::default(),
         activities: AutomationActivities::default(),
-        queue_prefix: stack.config.temporal.task_queue_prefix.clone(),
     };
     let handle = stack
         .client

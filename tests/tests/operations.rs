@@ -4,8 +4,8 @@
 use contracts::checksum::{ChecksumObject, ChecksumRequest};
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
-use fleet_tests::{TestStack, unique_id};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use testkit::{TestStack, unique_id};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn scrape(port: u16) -> anyhow::Result<String> {

@@ -13,13 +13,13 @@ use contracts::object::PrefixRef;
 use contracts::settings::ActivitySettings;
 use contracts::video::{Sampling, VideoPipeline, VideoRequest};
 use contracts::{ObjectRef, Queue, buckets};
-use fleet_tests::history;
-use fleet_tests::images_api::ImagesApi;
-use fleet_tests::{TestStack, unique_id};
 use prost::Message;
 use std::time::Duration;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::protos::temporal::api::history::v1::History;
+use testkit::history;
+use testkit::images_api::ImagesApi;
+use testkit::{TestStack, unique_id};
 
 /// The S3 secret of the whole fleet and of its S3 endpoint.
 const AWS_SECRET: &str = "aws-secret-MARKER-7f3a9c21e5";
@@ -54,7 +54,7 @@ async fn no_log_history_or_error_carries_a_secret() -> anyhow::Result<()> {
             ("LOG_LEVEL", "debug"),
             ("OPENAI_API_KEY", OPENAI_KEY),
             ("OPENAI_BASE_URL", &accepting.base_url),
-            ("ENHANCEMENT_TEMP_DIR", &scratch_dir),
+            ("ENHANCEMENT_SCRATCH_DIR", &scratch_dir),
         ],
     )
     .await?;

@@ -107,7 +107,6 @@ async fn seven_worker_binaries_poll_their_queues() -> anyhow::Result<()> {
         tile_rows: 4,
         thresholds: AccuracyThresholds::default(),
         activities: AutomationActivities::default(),
-        queue_prefix: String::new(),
     };
     let outcome = client
         .start_workflow(AnalyzeAccuracy, request, WorkflowStartOptions::new(Queue::AccuracyDispatcher.base_name(), "stack-accuracy").build())

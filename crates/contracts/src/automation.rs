@@ -139,7 +139,7 @@ pub struct AutomationActivities {
     pub write_report: ActivitySettings,
     /// [`ComputeFootprint`].
     pub footprint: ActivitySettings,
-    /// [`ListBatchPage`] and [`WriteBatchSummary`].
+    /// [`ListBatchPage`](crate::batch::ListBatchPage) and [`WriteBatchSummary`].
     pub batch_io: ActivitySettings,
 }
 
@@ -335,8 +335,6 @@ pub struct ImageJob {
     pub output_bucket: String,
     /// Settings.
     pub settings: AutomationSettings,
-    /// Task-queue prefix of the fleet (children and activities run on prefixed queues).
-    pub queue_prefix: String,
 }
 
 /// Input of [`IngestImage`] and [`ValidateImage`].
@@ -405,8 +403,6 @@ pub struct AccuracyRequest {
     pub thresholds: AccuracyThresholds,
     /// Activity settings.
     pub activities: AutomationActivities,
-    /// Task-queue prefix (the tiles go to the prefixed accuracy-processor queue).
-    pub queue_prefix: String,
 }
 
 /// One tile of the grid, written as its own object by [`SplitTiles`].
@@ -536,37 +532,6 @@ pub struct Footprint {
     pub gsd_m: [f64; 2],
 }
 
-/// Input of [`ListBatchPage`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListPageRequest {
-    /// Bucket and prefix.
-    pub location: PrefixRef,
-    /// List keys after this one.
-    pub start_after: Option<String>,
-    /// Most keys to return.
-    pub max_keys: u32,
-}
-
-/// A page of a prefix listing (image keys only: sidecars and outputs are skipped).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListPage {
-    /// The objects, in key order.
-    pub objects: Vec<ObjectRef>,
-    /// Continue after this key; `None` when the listing is complete.
-    pub next_after: Option<String>,
-}
-
-/// The JSON document [`WriteBatchSummary`] writes: a run's part
-/// (`automation/{batch_id}/summary/part-NNNN.json`) or the whole batch
-/// (`automation/{batch_id}/summary.json`, every part merged in batch order).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchSummaryDocument {
-    /// Totals recorded with the document (the whole batch's for the final summary).
-    pub totals: BatchTotals,
-    /// One outcome per image, in batch order.
-    pub images: Vec<ImageOutcome>,
-}
-
 /// Input of [`WriteBatchSummary`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRequest {
@@ -630,10 +595,6 @@ crate::activity_contract!(
 crate::activity_contract!(
     /// Georeferencing -> footprint GeoJSON (geolocalization queue).
     ComputeFootprint = "ComputeFootprint", GeolocalizeRequest => Footprint
-);
-crate::activity_contract!(
-    /// One page of a prefix listing (orchestrator queue).
-    ListBatchPage = "ListBatchPage", ListPageRequest => ListPage
 );
 crate::activity_contract!(
     /// Writes a summary part, or merges parts into the final summary (orchestrator queue).

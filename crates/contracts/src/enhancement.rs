@@ -194,18 +194,6 @@ pub struct TargetSize {
 }
 
 impl TargetSize {
-    /// The output dimensions for a source of `source` dimensions.
-    pub fn resolve(&self, source: Dimensions) -> Dimensions {
-        let scaled =
-            |side: u32, num: u32, den: u32| ((side as u64 * num as u64 + den as u64 / 2) / den.max(1) as u64).clamp(1, MAX_OUTPUT_SIDE as u64) as u32;
-        match (self.width, self.height) {
-            (Some(width), Some(height)) => Dimensions { width, height },
-            (Some(width), None) => Dimensions { width, height: scaled(source.height, width, source.width) },
-            (None, Some(height)) => Dimensions { width: scaled(source.width, height, source.height), height },
-            (None, None) => source,
-        }
-    }
-
     /// Checks both sides are within 1..=[`MAX_OUTPUT_SIDE`].
     pub fn validate(&self) -> Result<(), String> {
         for (name, side) in [("width", self.width), ("height", self.height)] {
@@ -238,7 +226,7 @@ pub struct EnhancementActivities {
     pub verify: ActivitySettings,
     /// [`WithdrawEnhanced`], the compensation.
     pub withdraw: ActivitySettings,
-    /// [`ListEnhanceable`].
+    /// The batch's listing ([`ListBatchPage`](crate::batch::ListBatchPage)).
     pub list: ActivitySettings,
 }
 
@@ -296,11 +284,6 @@ pub struct EnhanceImageResult {
 /// Error type of an `EnhanceImage` whose compensation failed too: the upload may remain.
 pub const COMPENSATION_FAILED: &str = "CompensationFailed";
 
-/// The message of a successful run.
-pub fn success_message(source: &ObjectRef, destination: &ObjectRef) -> String {
-    format!("Successfully processed image: {source} -> {destination}")
-}
-
 /// Input of [`EnhanceObject`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnhanceObjectInput {
@@ -355,38 +338,6 @@ pub struct Verification {
     pub size: Dimensions,
     /// Its luminance 1st-99th percentile spread.
     pub contrast_spread: u8,
-}
-
-/// Keys the batch picks up under a prefix (by extension, case-insensitive).
-pub const ENHANCEABLE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "tif", "tiff"];
-
-/// True when the key names an image the enhancers read.
-pub fn is_enhanceable_key(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    name.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && ENHANCEABLE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext)))
-}
-
-/// Where a batch item goes: the source key with the source prefix replaced by the destination
-/// prefix (deterministic, so re-running a batch overwrites).
-pub fn batch_destination(source: &ObjectRef, from: &PrefixRef, to: &PrefixRef) -> Result<ObjectRef, crate::ObjectRefError> {
-    let relative = source.key().strip_prefix(from.prefix.as_str()).unwrap_or(source.key()).trim_start_matches('/');
-    let key = if to.prefix.is_empty() || to.prefix.ends_with('/') { format!("{}{relative}", to.prefix) } else { format!("{}/{relative}", to.prefix) };
-    ObjectRef::new(to.bucket.clone(), key)
-}
-
-/// Why a batch's destination cannot be used: results written under the source prefix would be
-/// listed as new inputs, and a destination equal to the source would be overwritten (and
-/// deleted by the compensation when a result fails verification).
-pub fn batch_overlap(source: &PrefixRef, destination: &PrefixRef) -> Option<String> {
-    // Keys are compared as S3 lists them: a listing of `photos` also returns `photos-2/...`.
-    // Results go under the destination prefix as a folder (see [`batch_destination`]).
-    let written = if destination.prefix.is_empty() || destination.prefix.ends_with('/') {
-        destination.prefix.clone()
-    } else {
-        format!("{}/", destination.prefix)
-    };
-    (source.bucket == destination.bucket && (written.starts_with(&source.prefix) || source.prefix.starts_with(&written)))
-        .then(|| format!("destination {destination} overlaps source {source}: choose a destination outside the source prefix"))
 }
 
 /// Input of [`EnhanceBatch`].
@@ -525,7 +476,8 @@ crate::activity_contract!(
     WithdrawEnhanced = "WithdrawEnhanced", ObjectRef => ()
 );
 crate::activity_contract!(
-    /// One page of the images under a prefix.
+    /// One page of the images under a prefix: the listing of `EnhanceBatch` runs started
+    /// before the batch engine, kept so they finish (new runs use `ListBatchPage`).
     ListEnhanceable = "ListEnhanceable", ListRequest => ListedImages
 );
 
@@ -535,11 +487,6 @@ mod tests {
 
     #[test]
     fn target_sizes() {
-        let src = Dimensions { width: 400, height: 300 };
-        assert_eq!(TargetSize::default().resolve(src), src);
-        assert_eq!(TargetSize { width: Some(800), height: None }.resolve(src), Dimensions { width: 800, height: 600 });
-        assert_eq!(TargetSize { width: None, height: Some(150) }.resolve(src), Dimensions { width: 200, height: 150 });
-        assert_eq!(TargetSize { width: Some(64), height: Some(64) }.resolve(src), Dimensions { width: 64, height: 64 });
         assert!(TargetSize { width: Some(0), height: None }.validate().is_err());
         assert!(TargetSize { width: Some(MAX_OUTPUT_SIDE + 1), height: None }.validate().is_err());
     }
@@ -570,26 +517,5 @@ mod tests {
         assert_eq!(json["kind"], "local");
         let back: Enhancer = serde_json::from_value(serde_json::json!({"kind": "local"})).unwrap();
         assert_eq!(back, Enhancer::default());
-    }
-
-    #[test]
-    fn batch_keys() {
-        assert!(is_enhanceable_key("a/b/photo.JPG"));
-        assert!(is_enhanceable_key("x.tiff"));
-        assert!(!is_enhanceable_key("a/b/notes.txt"));
-        assert!(!is_enhanceable_key("a/.png"));
-        assert!(!is_enhanceable_key("a/png"));
-        let from: PrefixRef = "s3://inbox/flights/".parse().unwrap();
-        let to: PrefixRef = "s3://outbox/enhanced".parse().unwrap();
-        let src = ObjectRef::new("inbox", "flights/day1/a.jpg").unwrap();
-        assert_eq!(batch_destination(&src, &from, &to).unwrap().to_string(), "s3://outbox/enhanced/day1/a.jpg");
-        assert!(batch_overlap(&from, &to).is_none());
-        assert!(batch_overlap(&from, &"s3://inbox/flights/enhanced/".parse().unwrap()).is_some());
-        assert!(batch_overlap(&from, &"s3://inbox/".parse().unwrap()).is_some());
-        assert!(batch_overlap(&from, &"s3://inbox/enhanced/".parse().unwrap()).is_none());
-        assert!(batch_overlap(&from, &"s3://inbox/flights-2".parse().unwrap()).is_none());
-        assert!(batch_overlap(&"s3://inbox/flights".parse().unwrap(), &"s3://inbox/flights-2".parse().unwrap()).is_some());
-        let root: PrefixRef = "s3://outbox".parse().unwrap();
-        assert_eq!(batch_destination(&src, &from, &root).unwrap().key(), "day1/a.jpg");
     }
 }

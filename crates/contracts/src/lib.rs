@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod automation;
+pub mod batch;
 pub mod buckets;
 pub mod checksum;
 pub mod enhancement;

@@ -52,6 +52,13 @@ impl Queue {
         format!("{prefix}{}", self.base_name())
     }
 
+    /// The full name of this queue in the deployment whose `own` queue is named `own_task_queue`
+    /// (a workflow's own task queue): the one way a workflow finds the queues of the other
+    /// workers. The name is recorded in the workflow's history, so replays see the same value.
+    pub fn beside(self, own: Queue, own_task_queue: &str) -> String {
+        self.with_prefix(own_task_queue.strip_suffix(own.base_name()).unwrap_or_default())
+    }
+
     /// Looks a queue up by its base name.
     pub fn from_base_name(name: &str) -> Option<Queue> {
         Queue::ALL.into_iter().find(|q| q.base_name() == name)
@@ -81,5 +88,8 @@ mod tests {
         assert_eq!(Queue::AccuracyProcessor.with_prefix("blue-"), "blue-accuracy-processor");
         assert_eq!(Queue::Video.worker_binary(), "video-worker");
         assert_eq!(Queue::from_base_name("nope"), None);
+        assert_eq!(Queue::Ingestion.beside(Queue::Orchestrator, "orchestrator"), "ingestion");
+        assert_eq!(Queue::Ingestion.beside(Queue::Orchestrator, "blue-orchestrator"), "blue-ingestion");
+        assert_eq!(Queue::AccuracyProcessor.beside(Queue::AccuracyDispatcher, "elsewhere"), "accuracy-processor");
     }
 }

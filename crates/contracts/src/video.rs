@@ -13,9 +13,9 @@
 //! cancels the running activity and removes everything written under the output prefix
 //! ([`RemoveVideoOutputs`]). Only object keys travel between the steps, never pixels.
 
+use crate::ObjectRef;
 use crate::object::PrefixRef;
 use crate::settings::ActivitySettings;
-use crate::{ObjectRef, ObjectRefError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -44,30 +44,6 @@ impl Sampling {
             Sampling::EveryNthFrame(0) => Err("every-nth-frame sampling needs n >= 1".to_owned()),
             Sampling::Evenly(0) => Err("evenly spaced sampling needs at least 1 frame".to_owned()),
             _ => Ok(()),
-        }
-    }
-
-    /// Seconds between sampling instants, for the time-based modes (`None` for every nth frame).
-    pub fn interval_seconds(&self, duration_seconds: f64) -> Option<f64> {
-        match *self {
-            Sampling::EverySeconds(s) => Some(s),
-            Sampling::Evenly(n) => Some(duration_seconds / f64::from(n.max(1))),
-            Sampling::EveryNthFrame(_) => None,
-        }
-    }
-
-    /// How many frames this sampling keeps from a video of this length, before any cap. The
-    /// extraction reports the true number; this one sizes progress bars.
-    pub fn expected_frames(&self, duration_seconds: f64, frame_count: u64) -> u64 {
-        match *self {
-            Sampling::EverySeconds(s) if s > 0.0 && duration_seconds > 0.0 => {
-                // Instants 0, s, 2s, ... strictly before the end; the epsilon absorbs float noise
-                // so 6.0 / 1.0 counts 6 instants, not 7.
-                ((duration_seconds / s) - 1e-9).ceil().max(1.0) as u64
-            }
-            Sampling::EverySeconds(_) => 1,
-            Sampling::EveryNthFrame(n) => frame_count.div_ceil(u64::from(n.max(1))),
-            Sampling::Evenly(n) => u64::from(n).min(frame_count.max(1)),
         }
     }
 }
@@ -207,13 +183,6 @@ pub struct VideoRequest {
     pub process: ProcessSettings,
     /// Activity timeouts and retries.
     pub activities: VideoActivities,
-    /// Task-queue prefix of the fleet (activities run on the prefixed video queue).
-    pub queue_prefix: String,
-    /// Test hook, leave `None`: the first attempt of [`ExtractFrames`] fails (retryably) right
-    /// after uploading this many frames, so a test can watch the retry resume from the
-    /// heartbeat details instead of extracting those frames again.
-    #[serde(default)]
-    pub fail_once_after_frames: Option<u32>,
 }
 
 impl VideoRequest {
@@ -226,8 +195,6 @@ impl VideoRequest {
             frames: FrameSettings::default(),
             process: ProcessSettings::default(),
             activities: VideoActivities::default(),
-            queue_prefix: String::new(),
-            fail_once_after_frames: None,
         }
     }
 
@@ -272,28 +239,6 @@ pub fn validate_output(output: &PrefixRef) -> Result<(), String> {
     }
     crate::object::validate_key(trimmed).map_err(|e| e.to_string())
 }
-
-/// The object `name` (a relative key such as `summary.json`) under an output prefix.
-pub fn output_object(output: &PrefixRef, name: &str) -> Result<ObjectRef, ObjectRefError> {
-    ObjectRef::under(&output.bucket, &output.prefix, name)
-}
-
-/// Relative key of sampled frame `index`: `frames/frame-000012.jpg`.
-pub fn frame_name(index: u32, format: FrameFormat) -> String {
-    format!("frames/frame-{index:06}.{}", format.extension())
-}
-
-/// Relative key of the thumbnail of sampled frame `index`: `thumbs/thumb-000012.jpg`.
-pub fn thumbnail_name(index: u32, format: FrameFormat) -> String {
-    format!("thumbs/thumb-{index:06}.{}", format.extension())
-}
-
-/// Relative key of the frame manifest written by [`ExtractFrames`].
-pub const MANIFEST_NAME: &str = "frames.json";
-/// Relative key of the summary written by [`ProcessFrames`].
-pub const SUMMARY_NAME: &str = "summary.json";
-/// Relative key (without extension) of the contact sheet.
-pub const CONTACT_SHEET_STEM: &str = "contact-sheet";
 
 /// Where the frame count of [`VideoMetadata`] comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,40 +312,6 @@ pub struct ExtractRequest {
     pub frames: FrameSettings,
     /// Output prefix (`frames/...` and `frames.json` go under it).
     pub output: PrefixRef,
-    /// See [`VideoRequest::fail_once_after_frames`].
-    #[serde(default)]
-    pub fail_once_after_frames: Option<u32>,
-}
-
-/// One extracted frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExtractedFrame {
-    /// Position among the sampled frames (0-based; names the object).
-    pub index: u32,
-    /// The image.
-    pub object: ObjectRef,
-    /// Presentation time in seconds from the start of the video stream.
-    pub timestamp_seconds: f64,
-    /// Position in the video's frame sequence: counted while decoding for every-nth-frame
-    /// sampling, `round(timestamp * fps)` for the time-based modes (they seek on resume).
-    pub frame_number: u64,
-}
-
-/// The manifest [`ExtractFrames`] writes as `frames.json`: the frames, in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameManifest {
-    /// The video.
-    pub video: ObjectRef,
-    /// The sampling used.
-    pub sampling: Sampling,
-    /// Width of every frame image (after scaling and rotation).
-    pub width: u32,
-    /// Height of every frame image.
-    pub height: u32,
-    /// Image format.
-    pub format: FrameFormat,
-    /// The frames.
-    pub frames: Vec<ExtractedFrame>,
 }
 
 /// Result of [`ExtractFrames`].
@@ -436,22 +347,6 @@ pub struct ProcessRequest {
     pub output: PrefixRef,
 }
 
-/// Analysis of one sampled frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameAnalysis {
-    /// The frame as extracted.
-    pub frame: ExtractedFrame,
-    /// Its thumbnail.
-    pub thumbnail: ObjectRef,
-    /// Mean luminance (BT.601 luma), 0..255.
-    pub mean_luminance: f64,
-    /// Luminance histogram: the share of pixels per equal-width bin over 0..255 (sums to 1).
-    pub histogram: Vec<f64>,
-    /// Scene-change score against the previous sampled frame, 0..1 (total-variation distance
-    /// of the two luminance histograms); `None` for the first frame.
-    pub scene_score: Option<f64>,
-}
-
 /// A scene cut: between two consecutive sampled frames whose score reached the threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SceneCut {
@@ -484,23 +379,6 @@ pub struct ContactSheet {
     pub height: u32,
     /// Sampled frame indices shown, in grid order.
     pub frame_indices: Vec<u32>,
-}
-
-/// The summary JSON [`ProcessFrames`] writes as `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VideoSummary {
-    /// Video metadata.
-    pub metadata: VideoMetadata,
-    /// Sampling used.
-    pub sampling: Sampling,
-    /// Threshold the cuts were detected with.
-    pub scene_threshold: f64,
-    /// Every sampled frame with its analysis.
-    pub frames: Vec<FrameAnalysis>,
-    /// Detected scene cuts, in time order.
-    pub scene_cuts: Vec<SceneCut>,
-    /// The contact sheet.
-    pub contact_sheet: ContactSheet,
 }
 
 /// Result of [`ProcessFrames`] (the frames' details are in the summary).
@@ -656,19 +534,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expected_frames_per_sampling() {
-        assert_eq!(Sampling::EverySeconds(1.0).expected_frames(6.0, 150), 6);
-        assert_eq!(Sampling::EverySeconds(0.5).expected_frames(6.0, 150), 12);
-        assert_eq!(Sampling::EverySeconds(4.0).expected_frames(6.0, 150), 2);
-        assert_eq!(Sampling::EverySeconds(10.0).expected_frames(6.0, 150), 1);
-        assert_eq!(Sampling::EveryNthFrame(25).expected_frames(6.0, 150), 6);
-        assert_eq!(Sampling::EveryNthFrame(7).expected_frames(6.0, 150), 22);
-        assert_eq!(Sampling::Evenly(4).expected_frames(6.0, 150), 4);
-        assert_eq!(Sampling::Evenly(400).expected_frames(6.0, 150), 150);
-        assert_eq!(Sampling::Evenly(4).interval_seconds(6.0), Some(1.5));
-    }
-
-    #[test]
     fn validation() {
         let output: PrefixRef = "s3://fleet-outputs/video/clip".parse().unwrap();
         let video: ObjectRef = "s3://fleet-inputs/video/clip.mp4".parse().unwrap();
@@ -683,6 +548,5 @@ mod tests {
         let mut bad = ok;
         bad.process.scene_threshold = 1.5;
         assert!(bad.validate().is_err());
-        assert_eq!(frame_name(12, FrameFormat::Jpeg), "frames/frame-000012.jpg");
     }
 }

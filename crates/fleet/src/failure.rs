@@ -8,8 +8,8 @@ use std::fmt::Display;
 use temporalio_common::RetryPolicy;
 use temporalio_common::error::{ActivityExecutionError, ApplicationFailure, ChildWorkflowExecutionError};
 use temporalio_common::protos::temporal::api::failure::v1::{Failure, failure::FailureInfo};
-use temporalio_sdk::ActivityOptions;
 use temporalio_sdk::activities::ActivityError;
+use temporalio_sdk::{ActivityOptions, WorkflowTermination};
 
 fn failure(type_name: &str, non_retryable: bool, message: String) -> ActivityError {
     ActivityError::application(ApplicationFailure::builder(message).type_name(type_name.to_owned()).non_retryable(non_retryable).build())
@@ -33,6 +33,20 @@ pub fn rejected(subject: impl Display, reason: impl Display) -> ActivityError {
 /// A transient fault: retried under the activity's retry policy.
 pub fn transient(subject: impl Display, reason: impl Display) -> ActivityError {
     failure(errors::TRANSIENT, false, format!("{subject}: {reason}"))
+}
+
+/// A workflow request no retry can fix: the run fails at once, non-retryably, as
+/// `InvalidInput`. `message` names the input and the problem.
+pub fn invalid_request(message: impl Display) -> WorkflowTermination {
+    WorkflowTermination::failed_application(
+        ApplicationFailure::builder(message.to_string()).type_name(errors::INVALID_INPUT.to_owned()).non_retryable(true).build(),
+    )
+}
+
+/// An `InvalidInput` root cause that a workflow records in an outcome by itself (a bad key
+/// derived from an input, say), without an activity having failed.
+pub fn invalid_input_cause(subject: impl Display, reason: impl Display) -> RootCause {
+    RootCause { error_type: Some(errors::INVALID_INPUT.to_owned()), message: format!("{subject}: {reason}") }
 }
 
 /// The root cause of a failure chain: the innermost message and application error type.

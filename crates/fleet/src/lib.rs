@@ -1,10 +1,12 @@
 //! Shared runtime of every worker binary: configuration (environment, `.env`, `temporal.toml`),
 //! the Temporal connection with retry, the worker bootstrap with graceful shutdown, S3 storage
-//! and logging. A worker's `main.rs` is one call to [`run_worker`].
+//! logging, and the activity kit ([`kit`]) every worker's activities share. A worker's `main.rs`
+//! is one call to [`worker_main`].
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod failure;
+pub mod kit;
 pub mod storage;
 pub mod telemetry;
 pub mod temporal;

@@ -4,6 +4,7 @@
 //! `WORKER_SHUTDOWN_GRACE_SECS` before they are cancelled).
 
 use crate::config::{Env, FleetConfig, WorkerTuning};
+use crate::kit::Scratch;
 use crate::{storage::Storage, telemetry, temporal};
 use anyhow::Context;
 use contracts::Queue;
@@ -23,6 +24,34 @@ pub struct Services {
     pub config: FleetConfig,
     /// Object storage client.
     pub storage: Storage,
+    /// Where the worker's activities keep their temporary files.
+    pub scratch: Scratch,
+}
+
+impl Services {
+    /// The services of a worker on `queue`: storage, and its scratch root opened and swept.
+    pub fn new(config: FleetConfig, queue: Queue) -> Result<Self, crate::ConfigError> {
+        let scratch = scratch_for(queue, config.env())?;
+        Ok(Self { storage: Storage::new(&config.s3), config, scratch })
+    }
+}
+
+/// The scratch root of a worker: `<WORKER>_SCRATCH_DIR`, else `SCRATCH_DIR/<worker>`, else
+/// `$TMPDIR/fleet-scratch/<worker>`. One root per worker type, so a sweep at start only meets
+/// directories of its own kind.
+pub fn scratch_for(queue: Queue, env: &Env) -> Result<Scratch, crate::ConfigError> {
+    let own = format!("{}_SCRATCH_DIR", worker_var_prefix(queue));
+    let (var, root) = match (env.get(&own), env.get("SCRATCH_DIR")) {
+        (Some(dir), _) => (own, std::path::PathBuf::from(dir)),
+        (None, Some(dir)) => ("SCRATCH_DIR".to_owned(), std::path::Path::new(dir).join(queue.base_name())),
+        (None, None) => ("SCRATCH_DIR".to_owned(), std::env::temp_dir().join("fleet-scratch").join(queue.base_name())),
+    };
+    Scratch::open(root.clone()).map_err(|e| crate::ConfigError::Invalid { var, reason: format!("cannot create {}: {e}", root.display()) })
+}
+
+/// `ACCURACY_PROCESSOR` for the accuracy-processor worker: the prefix of its own variables.
+fn worker_var_prefix(queue: Queue) -> String {
+    queue.base_name().to_ascii_uppercase().replace('-', "_")
 }
 
 /// The registration function of a worker: adds its workflows and activities to the options.
@@ -54,7 +83,7 @@ pub async fn run_worker(queue: Queue, register: Register) -> anyhow::Result<()> 
     let per_worker = tuning_for(queue, &Env::load()?, &config.tuning)?;
     let client = temporal::connect(&config).await?;
     let (runtime, _metrics) = sdk_runtime(queue, &per_worker)?;
-    let services = Services { storage: Storage::new(&config.s3), config };
+    let services = Services::new(config, queue)?;
     let mut worker = build_worker(&runtime, client, queue, &services, &per_worker, register)?;
 
     let shutdown = worker.shutdown_handle();
@@ -134,7 +163,7 @@ fn build_worker(
 
 /// Global tuning overridden by `<WORKER>_<SETTING>` (e.g. `ACCURACY_PROCESSOR_MAX_CONCURRENT_ACTIVITIES`).
 pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<WorkerTuning, crate::ConfigError> {
-    let prefix = queue.base_name().to_ascii_uppercase().replace('-', "_");
+    let prefix = worker_var_prefix(queue);
     let var = |name: &str| format!("{prefix}_{name}");
     Ok(WorkerTuning {
         max_concurrent_activities: env.parse_opt(&var("MAX_CONCURRENT_ACTIVITIES"))?.or(global.max_concurrent_activities),
@@ -216,7 +245,7 @@ pub fn start_worker_tuned(config: FleetConfig, queue: Queue, register: Register,
             let setup = async {
                 let client = temporal::connect(&config).await?;
                 let (runtime, metrics) = sdk_runtime(queue, &tuning)?;
-                let services = Services { storage: Storage::new(&config.s3), config: config.clone() };
+                let services = Services::new(config.clone(), queue)?;
                 let worker = build_worker(&runtime, client, queue, &services, &tuning, register)?;
                 anyhow::Ok((runtime, metrics, worker))
             };

@@ -12,10 +12,11 @@ use anyhow::Context;
 use clap::Args;
 use contracts::automation::{
     AutomationPipeline, AutomationProgress, AutomationProgressQuery, AutomationRequest, AutomationSettings, AutomationSummary, BatchSource,
-    BatchSummaryDocument, ImageInput, ImageKind, ImageOutcome, ImageStatus, validate_batch_id,
+    ImageInput, ImageKind, ImageOutcome, ImageStatus, validate_batch_id,
 };
 use contracts::object::{PrefixRef, validate_bucket};
 use contracts::{ObjectRef, Queue, buckets};
+use documents::automation::BatchSummaryDocument;
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
 use indicatif::ProgressBar;
@@ -304,9 +305,9 @@ async fn print_summary(storage: &Storage, summary: &AutomationSummary) {
 
 /// This pipeline's part of `starter demo`: navad images (sharp, blurred), satellite GeoTIFFs
 /// (EPSG:4326 and UTM zone 33N) and a corrupt file, kinds detected, through the whole pipeline.
-pub async fn demo(ctx: &super::demo::DemoContext) -> anyhow::Result<()> {
+pub async fn demo(config: &FleetConfig, client: &Client, storage: &Storage, samples_dir: &Path) -> anyhow::Result<()> {
     println!("\n== Image automation: navad and satellite images ==");
-    let dir = ctx.samples_dir.join("automation");
+    let dir = samples_dir.join("automation");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let samples: [(&str, Vec<u8>); 5] = [
         ("navad-sharp.jpg", samples::navad::sharp_jpeg(1024, 768)?),
@@ -326,13 +327,13 @@ pub async fn demo(ctx: &super::demo::DemoContext) -> anyhow::Result<()> {
     let batch = config_from_env(&Env::load()?)?;
     // A fixed id: re-running the demo overwrites its outputs instead of piling up new ones.
     let batch_id = "demo".to_owned();
-    let source = resolve_source(&ctx.storage, &inputs, None, &batch_id).await?;
+    let source = resolve_source(storage, &inputs, None, &batch_id).await?;
     let request = AutomationRequest { batch_id, source, output_bucket: batch.output_bucket, settings: batch.settings, carried: None };
-    let workflow_id = start(&ctx.config, &ctx.client, request).await?;
-    println!("started {workflow_id}: {}", ctx.config.workflow_url(&workflow_id));
-    let summary = wait_with_progress(&ctx.client, &workflow_id, true).await?;
-    print_summary(&ctx.storage, &summary).await;
-    println!("Web UI: {}", ctx.config.workflow_url(&workflow_id));
+    let workflow_id = start(config, client, request).await?;
+    println!("started {workflow_id}: {}", config.workflow_url(&workflow_id));
+    let summary = wait_with_progress(client, &workflow_id, true).await?;
+    print_summary(storage, &summary).await;
+    println!("Web UI: {}", config.workflow_url(&workflow_id));
     println!("Filter the images in the Web UI: ImageType = \"satellite\", or PipelineStatus = \"failed\".");
     Ok(())
 }

@@ -7,16 +7,17 @@ use fleet::{FleetConfig, Storage};
 use std::time::Duration;
 use temporalio_client::Client;
 
-/// What each pipeline's demo gets.
-pub struct DemoContext {
+/// What the demo hands each pipeline's `demo` function (as plain arguments: the commands know
+/// nothing of the demo).
+struct DemoContext {
     /// Configuration (pointing at the embedded stack when the demo started it).
-    pub config: FleetConfig,
+    config: FleetConfig,
     /// Storage client.
-    pub storage: Storage,
+    storage: Storage,
     /// Temporal client.
-    pub client: Client,
+    client: Client,
     /// Where generated samples are written locally before upload.
-    pub samples_dir: std::path::PathBuf,
+    samples_dir: std::path::PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,9 +55,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let mut failures = Vec::new();
     for (name, outcome) in [
-        ("automation", super::automation::demo(&ctx).await),
-        ("enhancement", super::enhance::demo(&ctx).await),
-        ("video", super::video::demo(&ctx).await),
+        ("automation", super::automation::demo(&ctx.config, &ctx.client, &ctx.storage, &ctx.samples_dir).await),
+        ("enhancement", super::enhance::demo(&ctx.config, &ctx.client, &ctx.storage, &ctx.samples_dir).await),
+        ("video", super::video::demo(&ctx.config, &ctx.client, &ctx.storage, &ctx.samples_dir).await),
     ] {
         if let Err(e) = outcome {
             eprintln!("{name} demo failed: {e:#}");

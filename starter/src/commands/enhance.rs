@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use contracts::enhancement::{
     BatchProgress, EnhanceBatch, EnhanceBatchProgress, EnhanceBatchRequest, EnhanceBatchSummary, EnhanceImage, EnhanceImageRequest,
-    EnhanceImageResult, EnhanceOptions, EnhancementActivities, Enhancer, LocalParams, OpenAiParams, TargetSize, VerifyPolicy, is_enhanceable_key,
+    EnhanceImageResult, EnhanceOptions, EnhancementActivities, Enhancer, LocalParams, OpenAiParams, TargetSize, VerifyPolicy,
 };
 use contracts::object::PrefixRef;
 use contracts::{ObjectRef, Queue, buckets};
@@ -245,7 +245,7 @@ async fn batch_source(args: &EnhanceArgs, env: &Env, storage: &Storage) -> anyho
     let area = format!("enhance/{name}");
     let mut files: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
     files.sort();
-    for file in files.iter().filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(is_enhanceable_key)) {
+    for file in files.iter().filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(fleet::kit::is_image_key)) {
         inputs::resolve_object(storage, &file.display().to_string(), &area).await?;
     }
     Ok(PrefixRef { bucket: buckets::INPUTS.to_owned(), prefix: format!("{area}/") })
@@ -264,7 +264,7 @@ async fn run_batch(
     let destination: PrefixRef = destination_uri.parse().with_context(|| format!("destination prefix {destination_uri:?}"))?;
     storage.ensure_bucket(&destination.bucket).await?;
     // Counted here for the bar's length; the workflow lists page by page as it goes.
-    let total = storage.list(&source.bucket, &source.prefix).await?.iter().filter(|o| is_enhanceable_key(o.key())).count() as u64;
+    let total = storage.list(&source.bucket, &source.prefix).await?.iter().filter(|o| fleet::kit::is_image_key(o.key())).count() as u64;
     anyhow::ensure!(total > 0, "no JPEG, PNG or TIFF images under {source}");
     let workflow_id = format!("enhance-batch-{}-{}", inputs::id_fragment(&source.bucket), inputs::id_fragment(source.prefix.trim_end_matches('/')));
     let request = EnhanceBatchRequest {
@@ -319,29 +319,28 @@ fn print_summary(summary: &EnhanceBatchSummary) {
 
 /// This pipeline's part of `starter demo`: a washed-out sample enhanced (and upscaled 2x) by
 /// the configured enhancer.
-pub async fn demo(ctx: &super::demo::DemoContext) -> anyhow::Result<()> {
+pub async fn demo(config: &FleetConfig, client: &Client, storage: &Storage, samples_dir: &Path) -> anyhow::Result<()> {
     println!("\n== Enhancement: a low-contrast image ==");
-    let path = ctx.samples_dir.join("low-contrast.png");
+    let path = samples_dir.join("low-contrast.png");
     std::fs::write(&path, samples::enhancement::low_contrast_png(640, 480)?).with_context(|| format!("writing {}", path.display()))?;
     let source = ObjectRef::new(buckets::INPUTS, "demo/enhance/low-contrast.png")?;
-    ctx.storage.put_file(&source, &path, "image/png").await?;
+    storage.put_file(&source, &path, "image/png").await?;
     let destination = ObjectRef::new(buckets::OUTPUTS, "demo/enhance/low-contrast-enhanced.png")?;
-    let mut settings = EnhancementConfig::from_env(ctx.config.env())?;
+    let mut settings = EnhancementConfig::from_env(config.env())?;
     if settings.options.size == TargetSize::default() {
         settings.options.size = TargetSize { width: Some(1280), height: None };
     }
     let workflow_id = "demo-enhance-low-contrast".to_owned();
-    let handle = ctx
-        .client
+    let handle = client
         .start_workflow(
             EnhanceImage,
             settings.request(source, destination),
-            WorkflowStartOptions::new(ctx.config.queue(Queue::Enhancement), workflow_id.clone()).build(),
+            WorkflowStartOptions::new(config.queue(Queue::Enhancement), workflow_id.clone()).build(),
         )
         .await?;
     let result = handle.get_result(WorkflowGetResultOptions::default()).await.map_err(|e| explain("enhancing the demo image", e))?;
     print_result(&result);
-    println!("  Web UI: {}", ctx.config.workflow_url(&workflow_id));
+    println!("  Web UI: {}", config.workflow_url(&workflow_id));
     Ok(())
 }
 

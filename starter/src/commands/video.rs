@@ -20,6 +20,7 @@ use contracts::{ObjectRef, Queue, buckets};
 use fleet::config::{ConfigError, Env};
 use fleet::{FleetConfig, Storage};
 use indicatif::ProgressBar;
+use std::path::Path;
 use std::time::Duration;
 use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{Client, WorkflowHandle, WorkflowSignalOptions, WorkflowStartOptions};
@@ -143,7 +144,7 @@ fn default_output(bucket: &str, video: &ObjectRef) -> PrefixRef {
     PrefixRef { bucket: bucket.to_owned(), prefix: format!("video/{}", inputs::id_fragment(video.key()).replace('.', "-")) }
 }
 
-fn build_request(args: &VideoArgs, config: &FleetConfig, video: &ObjectRef, settings: &VideoConfig) -> anyhow::Result<VideoRequest> {
+fn build_request(args: &VideoArgs, video: &ObjectRef, settings: &VideoConfig) -> anyhow::Result<VideoRequest> {
     let output = match &args.output {
         Some(uri) => uri.parse::<PrefixRef>().with_context(|| format!("--output {uri:?}"))?,
         None => default_output(&settings.output_bucket, video),
@@ -156,7 +157,6 @@ fn build_request(args: &VideoArgs, config: &FleetConfig, video: &ObjectRef, sett
     request.process.thumb_width = args.thumb_width;
     request.process.scene_threshold = args.threshold;
     request.activities = settings.activities.clone();
-    request.queue_prefix = config.temporal.task_queue_prefix.clone();
     request.validate().map_err(anyhow::Error::msg)?;
     Ok(request)
 }
@@ -167,7 +167,7 @@ pub async fn run(args: VideoArgs) -> anyhow::Result<()> {
     let settings = config_from_env(&Env::load()?)?;
     let storage = Storage::new(&config.s3);
     let video = inputs::resolve_object(&storage, &args.input, "video").await?;
-    let request = build_request(&args, &config, &video, &settings)?;
+    let request = build_request(&args, &video, &settings)?;
     storage.ensure_bucket(&request.output.bucket).await?;
     let client = fleet::temporal::connect(&config).await?;
     let workflow_id = format!("video-{}", inputs::id_fragment(video.key()));
@@ -281,17 +281,17 @@ fn print_cancelled(details: &VideoCancelled) {
 }
 
 /// This pipeline's part of `starter demo`: a generated 6 s clip with scene cuts at 2 s and 4 s.
-pub async fn demo(ctx: &super::demo::DemoContext) -> anyhow::Result<()> {
+pub async fn demo(config: &FleetConfig, client: &Client, storage: &Storage, samples_dir: &Path) -> anyhow::Result<()> {
     println!("\n== Video: analyze, extract frames, scene cuts, contact sheet ==");
-    let dir = ctx.samples_dir.join("video");
+    let dir = samples_dir.join("video");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("three-scenes.mp4");
     let spec = samples::video::ClipSpec::three_scenes();
     let clip = path.clone();
     tokio::task::spawn_blocking(move || samples::video::write_clip(&clip, &spec)).await??;
-    let video = inputs::resolve_object(&ctx.storage, &path.display().to_string(), "video").await?;
+    let video = inputs::resolve_object(storage, &path.display().to_string(), "video").await?;
     let settings = config_from_env(&Env::load()?)?;
-    ctx.storage.ensure_bucket(&settings.output_bucket).await?;
+    storage.ensure_bucket(&settings.output_bucket).await?;
     let args = VideoArgs {
         input: video.to_string(),
         sampling: SamplingArgs { every: Some(0.5), ..SamplingArgs::default() },
@@ -305,15 +305,15 @@ pub async fn demo(ctx: &super::demo::DemoContext) -> anyhow::Result<()> {
         no_wait: false,
         json: false,
     };
-    let request = build_request(&args, &ctx.config, &video, &settings)?;
+    let request = build_request(&args, &video, &settings)?;
     let workflow_id = format!("video-{}", inputs::id_fragment(video.key()));
-    let handle = start(&ctx.config, &ctx.client, request, &workflow_id).await?;
-    println!("started {workflow_id}: {}", ctx.config.workflow_url(&workflow_id));
+    let handle = start(config, client, request, &workflow_id).await?;
+    println!("started {workflow_id}: {}", config.workflow_url(&workflow_id));
     match wait_with_progress(&handle, true).await? {
         Finished::Completed(outcome) => print_outcome(&outcome),
         Finished::Cancelled(details) => print_cancelled(&details),
     }
-    println!("Web UI: {}", ctx.config.workflow_url(&workflow_id));
+    println!("Web UI: {}", config.workflow_url(&workflow_id));
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use crate::{report, tiling};
 use contracts::ObjectRef;
 use contracts::automation::{AccuracyOutcome, ReportRequest, SplitRequest, TileRef};
 use fleet::failure::{invalid_input, transient};
+use fleet::kit::{self, Scratch};
 use fleet::{Storage, StorageError};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
@@ -17,12 +18,13 @@ const UPLOAD_CONCURRENCY: usize = 8;
 /// The dispatcher's activities and the storage they use.
 pub struct DispatcherActivities {
     storage: Storage,
+    scratch: Scratch,
 }
 
 impl DispatcherActivities {
-    /// Activities over `storage`.
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    /// Activities over `storage`, downloading into `scratch`.
+    pub fn new(storage: Storage, scratch: Scratch) -> Self {
+        Self { storage, scratch }
     }
 }
 
@@ -40,18 +42,17 @@ impl DispatcherActivities {
     #[activity(definition = contracts::automation::SplitTiles)]
     pub async fn split_tiles(self: Arc<Self>, _ctx: ActivityContext, request: SplitRequest) -> Result<Vec<TileRef>, ActivityError> {
         let image = request.image.clone();
-        let scratch = tempfile::tempdir().map_err(|e| transient("local scratch directory", e))?;
+        let scratch = self.scratch.dir()?;
         let local = scratch.path().join("image");
         self.storage.download_to_file(&image, &local).await.map_err(StorageError::into_activity_error)?;
 
         let (columns, rows) = (request.columns, request.rows);
-        let tiles = tokio::task::spawn_blocking(move || {
+        let tiles = kit::blocking(&image, move || {
             let luma = tiling::decode_luminance(&local)?;
             let rects = tiling::grid(luma.width(), luma.height(), columns, rows)?;
             tiling::encode_tiles(&luma, &rects)
         })
-        .await
-        .map_err(|e| invalid_input(&image, format!("the tiling task crashed on this image: {e}")))?
+        .await?
         .map_err(|e| if e.is_input_fault() { invalid_input(&image, e) } else { transient(&image, e) })?;
         drop(scratch);
 

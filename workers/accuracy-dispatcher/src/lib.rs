@@ -13,6 +13,6 @@ use temporalio_sdk::WorkerOptions;
 /// Registers this worker's workflow and activities.
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     options.register_workflow::<workflows::AnalyzeAccuracyWorkflow>()?;
-    options.register_activities(DispatcherActivities::new(services.storage.clone()));
+    options.register_activities(DispatcherActivities::new(services.storage.clone(), services.scratch.clone()));
     Ok(())
 }

@@ -5,9 +5,8 @@ use contracts::automation::{
     AccuracyOutcome, AccuracyRequest, AnalyzeAccuracy, ComputeTileMetrics, ReportRequest, SplitRequest, SplitTiles, TileMetricsRequest,
     WriteAccuracyReport,
 };
-use contracts::{ObjectRef, Queue, errors};
+use contracts::{ObjectRef, Queue};
 use fleet::failure::activity_options;
-use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult, WorkflowTermination};
 
@@ -24,9 +23,7 @@ pub const REPORT_NAME: &str = "accuracy-report.json";
 pub struct AnalyzeAccuracyWorkflow;
 
 fn invalid_request(request: &AccuracyRequest, reason: impl std::fmt::Display) -> WorkflowTermination {
-    WorkflowTermination::failed_application(
-        ApplicationFailure::builder(format!("{}: {reason}", request.image)).type_name(errors::INVALID_INPUT.to_owned()).non_retryable(true).build(),
-    )
+    fleet::failure::invalid_request(format!("{}: {reason}", request.image))
 }
 
 #[workflow_methods]
@@ -63,7 +60,7 @@ impl AnalyzeAccuracyWorkflow {
 
         // All tiles scheduled in the same workflow task, so the processors get them at once;
         // join_all over the SDK's own futures keeps the workflow deterministic.
-        let processor_queue = Queue::AccuracyProcessor.with_prefix(&request.queue_prefix);
+        let processor_queue = Queue::AccuracyProcessor.beside(Queue::AccuracyDispatcher, ctx.task_queue());
         let measurements = tiles.into_iter().map(|tile| {
             ctx.execute_activity(
                 ComputeTileMetrics,

@@ -4,14 +4,11 @@
 use crate::metrics::{self, Luma};
 use contracts::automation::{TileMetrics, TileMetricsRequest};
 use fleet::failure::invalid_input;
+use fleet::kit;
 use fleet::{Storage, StorageError};
 use std::sync::Arc;
-use std::time::Duration;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-
-/// Heartbeat interval when the activity was scheduled without a heartbeat timeout.
-const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The processor's activities: storage and the identity written into every result.
 pub struct ProcessorActivities {
@@ -43,11 +40,11 @@ impl ProcessorActivities {
     /// or whose size differs from its reference fails non-retryably, naming the tile object.
     #[activity(definition = contracts::automation::ComputeTileMetrics)]
     pub async fn compute_tile_metrics(self: Arc<Self>, ctx: ActivityContext, request: TileMetricsRequest) -> Result<TileMetrics, ActivityError> {
-        ctx.record_heartbeat(progress("downloading", &request)).await?;
+        kit::heartbeat(&ctx, progress("downloading", &request)).await;
         let bytes = self.storage.get(&request.tile.object).await.map_err(StorageError::into_activity_error)?;
 
         let tile = request.tile.clone();
-        let work = tokio::task::spawn_blocking(move || -> Result<metrics::Metrics, String> {
+        let work = kit::blocking(&request.tile.object, move || -> Result<metrics::Metrics, String> {
             let luma = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
                 .map_err(|e| format!("not a readable PNG tile: {e}"))?
                 .into_luma8();
@@ -60,17 +57,8 @@ impl ProcessorActivities {
 
         // Heartbeat until the blocking work is done, so a worker that dies mid-tile is noticed
         // after one heartbeat timeout instead of the whole start-to-close timeout.
-        let interval = ctx.info().heartbeat_timeout.map(|t| t / 3).unwrap_or(DEFAULT_HEARTBEAT_INTERVAL).max(Duration::from_millis(100));
-        tokio::pin!(work);
-        let measured = loop {
-            tokio::select! {
-                joined = &mut work => break joined,
-                _ = tokio::time::sleep(interval) => ctx.record_heartbeat(progress("measuring", &request)).await?,
-                _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
-            }
-        };
-        let measured = measured
-            .map_err(|e| invalid_input(&request.tile.object, format!("the metrics task crashed: {e}")))?
+        let measured = kit::heartbeating(&ctx, || progress("measuring", &request), work)
+            .await??
             .map_err(|reason| invalid_input(&request.tile.object, reason))?;
 
         tracing::debug!(tile = %request.tile.object, laplacian_variance = measured.laplacian_variance, worker = %self.identity, "tile measured");

@@ -1,7 +1,7 @@
 //! Activities of the enhancement queue.
 //!
-//! [`EnhancementActivities::enhance_object`] keeps every local file inside one temporary
-//! directory of its own (under `ENHANCEMENT_TEMP_DIR`), removed when the last holder lets go:
+//! [`EnhancementActivities::enhance_object`] keeps every local file inside one scratch
+//! directory of its own (under `ENHANCEMENT_SCRATCH_DIR`), removed when the last holder lets go:
 //! on success, on any error, and on cancellation (the activity future is dropped, and the
 //! blocking decode/encode tasks hold their own handle, so the directory goes when they end).
 
@@ -10,15 +10,13 @@ use crate::local_enhancer;
 use crate::openai_enhancer::{self, OpenAiEnhancer};
 use crate::settings::WorkerSettings;
 use contracts::ObjectRef;
-use contracts::enhancement::{
-    Dimensions, EnhanceObjectInput, EnhancedObject, Enhancer, ListRequest, ListedImages, Verification, VerifyInput, is_enhanceable_key,
-};
+use contracts::batch::ListPageRequest;
+use contracts::enhancement::{Dimensions, EnhanceObjectInput, EnhancedObject, Enhancer, ListRequest, ListedImages, Verification, VerifyInput};
+use fleet::kit::{self, Scratch};
 use fleet::{Storage, StorageError, failure};
 use image::DynamicImage;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tempfile::TempDir;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -27,38 +25,17 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 #[derive(Debug)]
 pub struct EnhancementActivities {
     storage: Storage,
+    scratch: Scratch,
     settings: WorkerSettings,
     openai: OpenAiEnhancer,
 }
 
 impl EnhancementActivities {
-    /// Activities over `storage`, with the worker's settings.
-    pub fn new(storage: Storage, settings: WorkerSettings) -> anyhow::Result<Self> {
+    /// Activities over `storage`, with local files under `scratch` and the worker's settings.
+    pub fn new(storage: Storage, scratch: Scratch, settings: WorkerSettings) -> anyhow::Result<Self> {
         let openai = OpenAiEnhancer::new(&settings.openai)?;
-        let swept = sweep_stale_scratch(&settings.temp_root, STALE_SCRATCH_AGE);
-        if swept > 0 {
-            tracing::info!(count = swept, root = %settings.temp_root.display(), "removed temporary directories left by a crashed worker");
-        }
-        Ok(Self { storage, settings, openai })
+        Ok(Self { storage, scratch, settings, openai })
     }
-}
-
-/// Name prefix of the per-activity temporary directories.
-const SCRATCH_PREFIX: &str = "enhance-";
-/// A temporary directory untouched this long belongs to no running activity (the enhance
-/// activity's timeout is minutes); only a killed worker leaves one behind.
-pub const STALE_SCRATCH_AGE: Duration = Duration::from_secs(24 * 3600);
-
-/// Removes `enhance-*` directories under `root` not modified for `older_than`: what a worker
-/// killed mid-activity (SIGKILL, power loss) could not clean up. Returns how many went.
-pub fn sweep_stale_scratch(root: &std::path::Path, older_than: Duration) -> usize {
-    let Ok(entries) = std::fs::read_dir(root) else { return 0 };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX))
-        .filter(|e| e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > older_than))
-        .filter(|e| std::fs::remove_dir_all(e.path()).is_ok())
-        .count()
 }
 
 /// What the activity is doing, sent with each heartbeat (shown in the Web UI's pending
@@ -78,28 +55,20 @@ impl Stage {
     }
 }
 
-/// Heartbeats until dropped. Cancellation reaches an activity only through its heartbeats.
-async fn keep_heartbeating(ctx: ActivityContext, stage: Stage) -> Infallible {
-    let every = ctx.info().heartbeat_timeout.map_or(Duration::from_secs(10), |t| (t / 4).clamp(Duration::from_millis(200), Duration::from_secs(10)));
-    loop {
-        if let Err(e) = ctx.record_heartbeat(stage.get().to_owned()).await {
-            tracing::debug!(error = %e, "heartbeat not recorded");
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// Runs CPU-heavy work off the async threads. `scratch` travels with it so the temporary
-/// directory outlives the work even if the activity is dropped meanwhile.
-async fn blocking<T: Send + 'static>(scratch: &Arc<TempDir>, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ActivityError> {
+/// Runs CPU-heavy work through the kit. `scratch` travels with it so the scratch directory
+/// outlives the work even if the activity is dropped meanwhile.
+async fn blocking<T: Send + 'static>(
+    subject: &ObjectRef,
+    scratch: &Arc<TempDir>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ActivityError> {
     let keep = scratch.clone();
-    tokio::task::spawn_blocking(move || {
+    kit::blocking(subject, move || {
         let out = work();
         drop(keep);
         out
     })
     .await
-    .map_err(|e| failure::transient("enhancement worker", format!("image task panicked: {e}")))
 }
 
 /// A decoded source and what was measured on it.
@@ -138,33 +107,22 @@ impl EnhancementActivities {
         let format = OutputFormat::for_key(input.destination.key()).ok_or_else(|| {
             failure::invalid_input(&input.destination, "the extension names no format the enhancers write (.png, .jpg, .jpeg, .tif, .tiff)")
         })?;
-        let scratch = Arc::new(
-            tempfile::Builder::new()
-                .prefix(SCRATCH_PREFIX)
-                .tempdir_in(&self.settings.temp_root)
-                .map_err(|e| failure::transient("ENHANCEMENT_TEMP_DIR", format!("{}: {e}", self.settings.temp_root.display())))?,
-        );
+        let scratch = Arc::new(self.scratch.dir()?);
         let stage = Stage::new();
-        let heartbeats = keep_heartbeating(ctx.clone(), stage.clone());
-        tokio::pin!(heartbeats);
 
         // Download and enhancement are abandoned on cancellation; an upload, once started, is
         // finished and reported, so the workflow always knows what it has to withdraw.
-        let (source, produced) = tokio::select! {
-            result = self.produce(&input, format, &scratch, &stage) => result?,
-            () = ctx.cancelled() => {
-                tracing::info!(source = %input.source, "cancelled; temporary files removed");
-                return Err(ActivityError::cancelled());
+        let produced = kit::heartbeating(&ctx, || stage.get().to_owned(), self.produce(&input, format, &scratch, &stage)).await;
+        let (source, produced) = match produced {
+            Ok(result) => result?,
+            Err(cancelled) => {
+                tracing::info!(source = %input.source, "cancelled; scratch files removed");
+                return Err(cancelled);
             }
-            never = &mut heartbeats => match never {},
         };
         stage.set("uploading");
-        tokio::select! {
-            result = self.storage.put_file(&input.destination, &produced.path, format.content_type()) => {
-                result.map_err(StorageError::into_activity_error)?;
-            }
-            never = &mut heartbeats => match never {},
-        }
+        let upload = self.storage.put_file(&input.destination, &produced.path, format.content_type());
+        kit::heartbeating_to_completion(&ctx, || stage.get().to_owned(), upload).await.map_err(StorageError::into_activity_error)?;
         tracing::info!(source = %input.source, destination = %input.destination, enhancer = %input.enhancer, size = %produced.size, "enhanced");
         Ok(EnhancedObject {
             source: input.source,
@@ -186,11 +144,10 @@ impl EnhancementActivities {
         let bytes = self.storage.get(&object).await.map_err(StorageError::into_activity_error)?;
         let size = bytes.len() as u64;
         let max_pixels = self.settings.max_input_pixels.max(input.expected_size.width as u64 * input.expected_size.height as u64);
-        let measured = tokio::task::spawn_blocking(move || {
+        let measured = kit::blocking(&object, move || {
             imaging::decode_bytes(&bytes, max_pixels).map(|image| (imaging::dimensions(&image), imaging::contrast_spread(&image)))
         })
-        .await
-        .map_err(|e| failure::transient(&object, format!("verification task panicked: {e}")))?;
+        .await?;
         let (dimensions, contrast_spread) =
             measured.map_err(|e| failure::invalid_input(&object, format!("the uploaded result is unreadable: {e}")))?;
         if dimensions != input.expected_size {
@@ -217,18 +174,14 @@ impl EnhancementActivities {
         Ok(())
     }
 
-    /// One page of the keys under a prefix, split into images and others.
+    /// The list activity of batch runs started before the batch engine (see
+    /// `workflows::ONE_BATCH_ENGINE`): the engine's listing, in the old shape.
     #[activity(definition = contracts::enhancement::ListEnhanceable)]
     pub async fn list_enhanceable(self: Arc<Self>, _ctx: ActivityContext, request: ListRequest) -> Result<ListedImages, ActivityError> {
-        let location = &request.location;
-        let (objects, next_after) = self
-            .storage
-            .list_page(&location.bucket, &location.prefix, request.start_after.as_deref(), request.max_keys.clamp(1, 1000) as i32)
-            .await
-            .map_err(StorageError::into_activity_error)?;
-        let read = objects.len() as u64;
-        let images: Vec<ObjectRef> = objects.into_iter().filter(|o| is_enhanceable_key(o.key())).collect();
-        Ok(ListedImages { skipped: read - images.len() as u64, images, next_after })
+        let ListRequest { location, start_after, max_keys } = request;
+        let page = batch::list_page(&self.storage, &ListPageRequest { location, start_after, max_keys }).await?;
+        let skipped = page.skipped_before.iter().sum::<u64>() + page.skipped_after;
+        Ok(ListedImages { images: page.objects, skipped, next_after: page.next_after })
     }
 }
 
@@ -247,19 +200,19 @@ impl EnhancementActivities {
         stage.set("decoding");
         let max_pixels = self.settings.max_input_pixels;
         let subject = input.source.clone();
-        let source = blocking(scratch, move || {
+        let source = blocking(&input.source, scratch, move || {
             let image = imaging::decode_file(&source_path, max_pixels).map_err(|e| read_error(&subject, e))?;
             Ok::<_, ActivityError>(Source { size: imaging::dimensions(&image), contrast_spread: imaging::contrast_spread(&image), image })
         })
         .await??;
-        let output_size = input.size.resolve(source.size);
+        let output_size = imaging::output_dimensions(input.size, source.size);
         let output_path = scratch.path().join(format!("enhanced.{}", format.extension()));
 
         stage.set("enhancing");
         let (source, enhanced) = match &input.enhancer {
             Enhancer::Local(params) => {
                 let params = params.clone();
-                blocking(scratch, move || {
+                blocking(&input.source, scratch, move || {
                     let enhanced = local_enhancer::enhance(&source.image, &params, output_size);
                     (source, enhanced)
                 })
@@ -267,7 +220,7 @@ impl EnhancementActivities {
             }
             Enhancer::Openai(params) => {
                 let (prepare_params, subject) = (params.clone(), input.source.clone());
-                let (source, prepared) = blocking(scratch, move || {
+                let (source, prepared) = blocking(&input.source, scratch, move || {
                     let prepared = openai_enhancer::prepare(&source.image, &prepare_params).map_err(|e| failure::invalid_input(&subject, e));
                     (source, prepared)
                 })
@@ -277,7 +230,7 @@ impl EnhancementActivities {
                 let answer = self.openai.edit(&input.source, prepared.png, params).await?;
                 stage.set("enhancing");
                 let subject = input.source.clone();
-                blocking(scratch, move || {
+                blocking(&input.source, scratch, move || {
                     let decoded = imaging::decode_bytes(&answer, max_pixels)
                         .map_err(|e| failure::transient(&subject, format!("the images API answered with an unreadable image: {e}")))?;
                     Ok::<_, ActivityError>((source, openai_enhancer::finish(&decoded, prepared.placement, output_size)))
@@ -288,36 +241,12 @@ impl EnhancementActivities {
 
         let subject = input.destination.clone();
         let path = output_path.clone();
-        let (bytes, contrast_spread) = blocking(scratch, move || {
+        let (bytes, contrast_spread) = blocking(&input.destination, scratch, move || {
             let bytes =
                 imaging::encode_file(&enhanced, format, &path).map_err(|e| failure::transient(&subject, format!("writing the local result: {e}")))?;
             Ok::<_, ActivityError>((bytes, imaging::contrast_spread(&enhanced)))
         })
         .await??;
         Ok((source, Produced { path: output_path, size: output_size, bytes, contrast_spread }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sweeps_only_old_scratch_directories() {
-        let root = tempfile::tempdir().unwrap();
-        let old = root.path().join("enhance-old");
-        let fresh = root.path().join("enhance-fresh");
-        let other = root.path().join("unrelated");
-        for dir in [&old, &fresh, &other] {
-            std::fs::create_dir(dir).unwrap();
-            std::fs::write(dir.join("source"), b"x").unwrap();
-        }
-        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
-        for dir in [&old, &other] {
-            std::fs::File::open(dir).unwrap().set_modified(long_ago).unwrap();
-        }
-        assert_eq!(sweep_stale_scratch(root.path(), STALE_SCRATCH_AGE), 1);
-        assert!(!old.exists());
-        assert!(fresh.exists() && other.exists());
     }
 }

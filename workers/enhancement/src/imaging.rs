@@ -3,7 +3,7 @@
 //! in the format the destination key's extension names, and the contrast measure the results
 //! and the verification report.
 
-use contracts::enhancement::Dimensions;
+use contracts::enhancement::{Dimensions, MAX_OUTPUT_SIDE, TargetSize};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use std::io::{BufWriter, Cursor, Write};
@@ -161,6 +161,19 @@ pub fn encode_file(image: &DynamicImage, format: OutputFormat, path: &Path) -> s
     Ok(std::fs::metadata(path)?.len())
 }
 
+/// The output dimensions of `target` for a source of `source` dimensions: both sides given
+/// means exactly that size; one side keeps the aspect ratio; none keeps the source size.
+pub fn output_dimensions(target: TargetSize, source: Dimensions) -> Dimensions {
+    let scaled =
+        |side: u32, num: u32, den: u32| ((side as u64 * num as u64 + den as u64 / 2) / den.max(1) as u64).clamp(1, MAX_OUTPUT_SIDE as u64) as u32;
+    match (target.width, target.height) {
+        (Some(width), Some(height)) => Dimensions { width, height },
+        (Some(width), None) => Dimensions { width, height: scaled(source.height, width, source.width) },
+        (None, Some(height)) => Dimensions { width: scaled(source.width, height, source.height), height },
+        (None, None) => source,
+    }
+}
+
 /// Width and height of an image.
 pub fn dimensions(image: &DynamicImage) -> Dimensions {
     Dimensions { width: image.width(), height: image.height() }
@@ -196,6 +209,15 @@ pub fn percentile(histogram: &[u64; 256], total: u64, pct: f32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_sizes() {
+        let src = Dimensions { width: 400, height: 300 };
+        assert_eq!(output_dimensions(TargetSize::default(), src), src);
+        assert_eq!(output_dimensions(TargetSize { width: Some(800), height: None }, src), Dimensions { width: 800, height: 600 });
+        assert_eq!(output_dimensions(TargetSize { width: None, height: Some(150) }, src), Dimensions { width: 200, height: 150 });
+        assert_eq!(output_dimensions(TargetSize { width: Some(64), height: Some(64) }, src), Dimensions { width: 64, height: 64 });
+    }
     use image::{Rgb, RgbImage};
 
     fn gradient(low: u8, high: u8) -> DynamicImage {

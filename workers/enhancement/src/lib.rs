@@ -7,6 +7,7 @@
 // The SDK's macros generate undocumented items in these two modules.
 #[allow(missing_docs)]
 pub mod activities;
+pub mod batch_keys;
 pub mod imaging;
 pub mod local_enhancer;
 pub mod openai_enhancer;
@@ -20,13 +21,14 @@ use settings::WorkerSettings;
 use temporalio_sdk::WorkerOptions;
 
 /// Registers this worker's workflows and activities; reads the worker's own settings
-/// (`ENHANCEMENT_TEMP_DIR`, `OPENAI_*`, ...) from the same variables as the rest of the
+/// (`OPENAI_*`, `ENHANCEMENT_MAX_INPUT_PIXELS`) from the same variables as the rest of the
 /// configuration.
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     let settings = WorkerSettings::from_env(services.config.env()).context("enhancement worker settings")?;
-    tracing::info!(temp_dir = %settings.temp_root.display(), openai = %settings.openai.base_url, "enhancement settings");
+    tracing::info!(scratch = %services.scratch.root().display(), openai = %settings.openai.base_url, "enhancement settings");
     options.register_workflow::<workflows::EnhanceImageWorkflow>()?;
     options.register_workflow::<workflows::EnhanceBatchWorkflow>()?;
-    options.register_activities(EnhancementActivities::new(services.storage.clone(), settings)?);
+    options.register_activities(EnhancementActivities::new(services.storage.clone(), services.scratch.clone(), settings)?);
+    options.register_activities(batch::BatchActivities::new(services.storage.clone()));
     Ok(())
 }

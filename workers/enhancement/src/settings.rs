@@ -1,10 +1,9 @@
-//! The enhancement worker's own settings: where temporary files go, how to reach OpenAI, and
-//! how large an input it decodes. (What to do to an image travels in the request; see
+//! The enhancement worker's own settings: how to reach OpenAI and how large an input it
+//! decodes (temporary files go to the fleet's scratch root, `ENHANCEMENT_SCRATCH_DIR`). (What to do to an image travels in the request; see
 //! `contracts::enhancement`.) Every bad value is an error at start naming the variable.
 
 use fleet::ConfigError;
 use fleet::config::{Env, Secret};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// OpenAI's public endpoint, the default `OPENAI_BASE_URL`.
@@ -31,8 +30,6 @@ impl OpenAiEndpoint {
 /// Everything the worker reads from its environment.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    /// `ENHANCEMENT_TEMP_DIR`: parent of the per-activity temporary directories.
-    pub temp_root: PathBuf,
     /// `ENHANCEMENT_MAX_INPUT_PIXELS`: larger sources are refused before decoding.
     pub max_input_pixels: u64,
     /// The OpenAI endpoint.
@@ -40,13 +37,8 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Reads the settings; creates the temporary root if missing.
+    /// Reads the settings.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let temp_root = env.get("ENHANCEMENT_TEMP_DIR").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("fleet-enhancement"));
-        std::fs::create_dir_all(&temp_root).map_err(|e| ConfigError::Invalid {
-            var: "ENHANCEMENT_TEMP_DIR".into(),
-            reason: format!("cannot create {}: {e}", temp_root.display()),
-        })?;
         let max_input_pixels: u64 = env.parse("ENHANCEMENT_MAX_INPUT_PIXELS", 100_000_000)?;
         if max_input_pixels == 0 {
             return Err(ConfigError::Invalid { var: "ENHANCEMENT_MAX_INPUT_PIXELS".into(), reason: "must be positive".into() });
@@ -58,7 +50,6 @@ impl WorkerSettings {
             return Err(ConfigError::Invalid { var: "OPENAI_BASE_URL".into(), reason: format!("{base_url:?} is not an http(s) URL") });
         }
         Ok(Self {
-            temp_root,
             max_input_pixels,
             openai: OpenAiEndpoint {
                 api_key: Secret::new(env.string("OPENAI_API_KEY", "")),
@@ -80,36 +71,25 @@ mod tests {
 
     #[test]
     fn defaults_and_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("scratch");
-        let s = WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", root.to_str().unwrap()), ("OPENAI_API_KEY", "sk-marker-123")])).unwrap();
-        assert!(root.is_dir(), "the temporary root is created");
+        let s = WorkerSettings::from_env(&env(&[("OPENAI_API_KEY", "sk-marker-123")])).unwrap();
         assert_eq!(s.openai.base_url, OPENAI_API_BASE);
         assert!(s.openai.is_openai());
         assert!(!format!("{s:?}").contains("sk-marker-123"), "the key never prints");
-        let custom =
-            WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", root.to_str().unwrap()), ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")]))
-                .unwrap();
+        let custom = WorkerSettings::from_env(&env(&[("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")])).unwrap();
         assert_eq!(custom.openai.base_url, "http://127.0.0.1:9/v1");
         assert!(!custom.openai.is_openai());
     }
 
     #[test]
     fn bad_values_name_the_variable() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_str().unwrap();
         for (var, value) in [
             ("OPENAI_BASE_URL", "not a url"),
             ("OPENAI_BASE_URL", "ftp://x/v1"),
             ("OPENAI_TIMEOUT_SECS", "0"),
             ("ENHANCEMENT_MAX_INPUT_PIXELS", "-1"),
         ] {
-            let err = WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", root), (var, value)])).unwrap_err().to_string();
+            let err = WorkerSettings::from_env(&env(&[(var, value)])).unwrap_err().to_string();
             assert!(err.contains(var), "{var}={value}: {err}");
         }
-        let file = dir.path().join("a-file");
-        std::fs::write(&file, b"x").unwrap();
-        let err = WorkerSettings::from_env(&env(&[("ENHANCEMENT_TEMP_DIR", file.join("sub").to_str().unwrap())])).unwrap_err().to_string();
-        assert!(err.contains("ENHANCEMENT_TEMP_DIR"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
 //! The enhancement pipeline end to end: a real Temporal dev server, a real S3 endpoint, the
 //! enhancement worker in process, and, for the OpenAI path, the images edit API that
-//! `fleet_tests::images_api` serves over HTTP (it parses the multipart request the worker sends
+//! `testkit::images_api` serves over HTTP (it parses the multipart request the worker sends
 //! and answers like the real API: base64 images, or error bodies with OpenAI's status codes).
 
 use contracts::enhancement::{
@@ -11,13 +11,13 @@ use contracts::object::PrefixRef;
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::RunningWorker;
-use fleet_tests::history::{self, ActivityEnd, ActivityRecord};
-use fleet_tests::images_api::{ImagesApi, Reply};
-use fleet_tests::{TestStack, unique_id};
 use image::DynamicImage;
 use std::path::Path;
 use std::time::Duration;
 use temporalio_client::{Client, WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowStartOptions};
+use testkit::history::{self, ActivityEnd, ActivityRecord};
+use testkit::images_api::{ImagesApi, Reply};
+use testkit::{TestStack, replay, unique_id};
 
 /// The key the worker is given; it must reach the API's Authorization header and nothing else.
 const TEST_KEY: &str = "sk-test-MARKER-4242";
@@ -35,7 +35,7 @@ struct Harness {
 async fn harness(api: Option<&ImagesApi>) -> anyhow::Result<Harness> {
     let scratch = tempfile::tempdir()?;
     let scratch_path = scratch.path().display().to_string();
-    let mut extra = vec![("ENHANCEMENT_TEMP_DIR", scratch_path.as_str()), ("OPENAI_API_KEY", TEST_KEY)];
+    let mut extra = vec![("ENHANCEMENT_SCRATCH_DIR", scratch_path.as_str()), ("OPENAI_API_KEY", TEST_KEY)];
     if let Some(api) = api {
         extra.push(("OPENAI_BASE_URL", api.base_url.as_str()));
     }
@@ -362,13 +362,12 @@ async fn batch_enhances_every_image_under_a_prefix() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records the histories `tests/replay.rs` replays: a withdrawn `EnhanceImage` (the saga), a
-/// batch of two runs, and two of its children (enhanced, failed). Re-record after an intended
-/// change to the workflows' commands:
-/// `cargo test -p enhancement --test enhancement -- --ignored record_replay_histories`.
+/// The runs behind the fixtures `tests/replay.rs` replays: a withdrawn `EnhanceImage` (the
+/// saga), a batch of two runs, and two of its children (enhanced, failed). Recorded when
+/// `RECORD_HISTORIES` asks (see `testkit::replay`), e.g. re-recorded after an intended change
+/// to the workflows' commands by `RECORD_HISTORIES=all cargo test -p enhancement --test enhancement`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "writes the replay fixtures into the source tree"]
-async fn record_replay_histories() -> anyhow::Result<()> {
+async fn replay_fixture_runs() -> anyhow::Result<()> {
     let h = harness(None).await?;
     let flat = h.upload("replay/flat.png", samples::enhancement::flat_png(32, 32)?).await?;
     let mut saga = request(&flat, "replay-out/flat.png", Enhancer::default())?;
@@ -393,19 +392,17 @@ async fn record_replay_histories() -> anyhow::Result<()> {
     let summary = first.get_result(WorkflowGetResultOptions::default()).await?;
     assert_eq!((summary.runs, summary.totals.enhanced, summary.totals.failed), (2, 2, 1), "{summary:?}");
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
-    std::fs::create_dir_all(&dir)?;
-    let client = &h.stack.client;
-    let histories = [
-        ("enhance-image-withdrawn.json", withdrawn.fetch_history(Default::default())),
-        ("enhance-batch-run-1.json", first.fetch_history(Default::default())),
-        ("enhance-batch-run-2.json", client.get_workflow_handle::<EnhanceBatch>(batch_id).fetch_history(Default::default())),
-        ("enhance-image-enhanced.json", client.get_workflow_handle::<EnhanceImage>(format!("{batch_id}/0")).fetch_history(Default::default())),
-        ("enhance-image-failed.json", client.get_workflow_handle::<EnhanceImage>(format!("{batch_id}/2")).fetch_history(Default::default())),
+    let dir = replay::histories_dir("enhancement");
+    let (image_0, image_2) = (format!("{batch_id}/0"), format!("{batch_id}/2"));
+    let runs = [
+        ("enhance-image-withdrawn.json", withdrawn.info().workflow_id.as_str(), withdrawn.run_id()),
+        ("enhance-batch-run-1.json", batch_id, first.run_id()),
+        ("enhance-batch-run-2.json", batch_id, None),
+        ("enhance-image-enhanced.json", image_0.as_str(), None),
+        ("enhance-image-failed.json", image_2.as_str(), None),
     ];
-    for (file, history) in histories {
-        fleet_tests::replay::save(&dir.join(file), history.into_events().await?)?;
-        println!("wrote {}", dir.join(file).display());
+    for (file, workflow_id, run_id) in runs {
+        replay::record(&h.stack.client, workflow_id, run_id, &dir.join(file)).await?;
     }
     Ok(())
 }

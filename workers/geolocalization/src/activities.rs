@@ -10,6 +10,7 @@ use crate::georef::{self, GeorefError, Georeference, TiffHeader};
 use contracts::ObjectRef;
 use contracts::automation::{Footprint, GeolocalizeRequest, ImageKind};
 use fleet::failure::{invalid_input, not_found, transient};
+use fleet::kit::{Scratch, blocking};
 use fleet::{Storage, StorageError};
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -23,12 +24,13 @@ const MAX_SIDECAR_BYTES: u64 = 64 * 1024;
 /// The geolocalization worker's activities and the clients they use.
 pub struct GeolocalizationActivities {
     storage: Storage,
+    scratch: Scratch,
 }
 
 impl GeolocalizationActivities {
-    /// Activities over the given storage.
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    /// Activities over the given storage, downloading into `scratch`.
+    pub fn new(storage: Storage, scratch: Scratch) -> Self {
+        Self { storage, scratch }
     }
 }
 
@@ -92,14 +94,13 @@ struct ImageHeader {
 }
 
 impl GeolocalizationActivities {
-    /// Downloads the image to a temporary file (removed on return) and reads its header.
+    /// Downloads the image to a scratch file (removed on return) and reads its header.
     async fn read_header(&self, image: &ObjectRef) -> Result<ImageHeader, ActivityError> {
-        let file = tempfile::Builder::new()
-            .prefix("geolocalization-")
-            .tempfile()
-            .map_err(|e| transient(image, format!("cannot create a temporary file: {e}")))?;
-        self.storage.download_to_file(image, file.path()).await.map_err(StorageError::into_activity_error)?;
-        let header = blocking(image, move || read_header_from(file.path())).await?;
+        let scratch = self.scratch.dir()?;
+        let local = scratch.path().join("image");
+        self.storage.download_to_file(image, &local).await.map_err(StorageError::into_activity_error)?;
+        let header = blocking(image, move || read_header_from(&local)).await?;
+        drop(scratch);
         header.map_err(|e| transient(image, format!("cannot read the downloaded copy: {e}")))
     }
 
@@ -165,9 +166,4 @@ fn read_header_from(path: &Path) -> std::io::Result<ImageHeader> {
     // JPEG, PNG, ...: the size from the header only (image reads no pixels for this).
     let dimensions = image::ImageReader::open(path)?.with_guessed_format()?.into_dimensions().ok();
     Ok(ImageHeader { tiff: None, dimensions })
-}
-
-/// Runs CPU or blocking file work off the async executor.
-async fn blocking<T: Send + 'static>(subject: &ObjectRef, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ActivityError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| transient(subject, format!("worker task failed: {e}")))
 }

@@ -26,6 +26,6 @@ use temporalio_sdk::WorkerOptions;
 /// Registers this worker's workflows and activities.
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     options.register_workflow::<workflows::GeolocalizeWorkflow>()?;
-    options.register_activities(GeolocalizationActivities::new(services.storage.clone()));
+    options.register_activities(GeolocalizationActivities::new(services.storage.clone(), services.scratch.clone()));
     Ok(())
 }

@@ -8,7 +8,6 @@ mod utm_reference;
 use contracts::automation::{DetectImageKind, Footprint, Geolocalize, GeolocalizeRequest, ImageKind};
 use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
-use fleet_tests::{TestStack, unique_id};
 use geojson::{Feature, GeometryValue};
 use samples::geotiff;
 use temporalio_client::errors::WorkflowGetResultError;
@@ -16,6 +15,7 @@ use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::{HasWorkflowDefinition, WorkflowDefinition};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkerOptions, WorkflowContext, WorkflowResult};
+use testkit::{TestStack, replay, unique_id};
 use utm_reference::{assert_close, utm_to_lonlat, utm_zone};
 
 contracts::workflow_contract!(
@@ -59,8 +59,9 @@ fn request(image: &ObjectRef, name: &str) -> anyhow::Result<GeolocalizeRequest> 
 
 /// Runs `workflow` on the geolocalization queue: `Ok(Err(text))` when the workflow itself failed
 /// (`text` is the whole failure chain), `Err` for anything else (server unreachable, ...), so a
-/// broken stack never passes for an expected failure.
-async fn run<W>(stack: &TestStack, workflow: W, input: W::Input, id_prefix: &str) -> anyhow::Result<Result<W::Output, String>>
+/// broken stack never passes for an expected failure. With a `fixture` name, the run is
+/// recorded as that replay fixture when `RECORD_HISTORIES` asks (see `testkit::replay`).
+async fn run<W>(stack: &TestStack, workflow: W, input: W::Input, id_prefix: &str, fixture: Option<&str>) -> anyhow::Result<Result<W::Output, String>>
 where
     W: HasWorkflowDefinition + WorkflowDefinition,
     W::Input: Send,
@@ -69,7 +70,11 @@ where
         .client
         .start_workflow(workflow, input, WorkflowStartOptions::new(stack.queue(Queue::Geolocalization), unique_id(id_prefix)).build())
         .await?;
-    match handle.get_result(WorkflowGetResultOptions::default()).await {
+    let result = handle.get_result(WorkflowGetResultOptions::default()).await;
+    if let Some(fixture) = fixture {
+        replay::record(&stack.client, &handle.info().workflow_id, handle.run_id(), &replay::histories_dir("geolocalization").join(fixture)).await?;
+    }
+    match result {
         Ok(output) => Ok(Ok(output)),
         Err(failed @ WorkflowGetResultError::Failed(_)) => Ok(Err(format!("{failed:?}"))),
         Err(other) => Err(other.into()),
@@ -77,11 +82,16 @@ where
 }
 
 async fn geolocalize(stack: &TestStack, request: GeolocalizeRequest) -> anyhow::Result<Result<Footprint, String>> {
-    run(stack, Geolocalize, request, "geolocalize").await
+    run(stack, Geolocalize, request, "geolocalize", None).await
+}
+
+/// [`geolocalize`], the run being the replay fixture `fixture` of `tests/replay.rs`.
+async fn geolocalize_fixture(stack: &TestStack, request: GeolocalizeRequest, fixture: &str) -> anyhow::Result<Result<Footprint, String>> {
+    run(stack, Geolocalize, request, "geolocalize", Some(fixture)).await
 }
 
 async fn detect(stack: &TestStack, image: &ObjectRef) -> anyhow::Result<Result<ImageKind, String>> {
-    run(stack, DetectKindProbe, image.clone(), "detect-kind").await
+    run(stack, DetectKindProbe, image.clone(), "detect-kind", None).await
 }
 
 /// The exterior ring of the GeoJSON Feature written at `object`.
@@ -104,7 +114,7 @@ async fn utm_and_wgs84_footprints_match_independent_coordinates() -> anyhow::Res
     // UTM zone 33N, 10 m pixels, 1200 x 900: a 12 km x 9 km scene over central Europe.
     let (width, height, epsg, e0, n0, pixel) = (1200u32, 900u32, geotiff::UTM_33N, 420_000.0, 5_320_000.0, 10.0);
     let image = put(&stack, "satellite/utm-scene.tif", geotiff::geotiff_utm(width, height, epsg, e0, n0, pixel), "image/tiff").await?;
-    let footprint = geolocalize(&stack, request(&image, "utm-scene")?).await?.map_err(anyhow::Error::msg)?;
+    let footprint = geolocalize_fixture(&stack, request(&image, "utm-scene")?, "geolocalize-utm.json").await?.map_err(anyhow::Error::msg)?;
 
     let (zone, north) = utm_zone(u32::from(epsg));
     let (e1, n1) = (e0 + f64::from(width) * pixel, n0 - f64::from(height) * pixel);
@@ -156,7 +166,9 @@ async fn missing_or_unknown_georeferencing_fails_without_retrying_and_names_the_
     let _worker = stack.worker(Queue::Geolocalization, geolocalization::register)?;
 
     let plain = put(&stack, "satellite/no-georef.tif", geotiff::plain_tiff(64, 64), "image/tiff").await?;
-    let text = geolocalize(&stack, request(&plain, "no-georef")?).await?.expect_err("a plain TIFF has no footprint");
+    let text = geolocalize_fixture(&stack, request(&plain, "no-georef")?, "geolocalize-no-georeference.json")
+        .await?
+        .expect_err("a plain TIFF has no footprint");
     assert!(text.contains("s3://fleet-inputs/satellite/no-georef.tif"), "{text}");
     assert!(text.contains("no georeferencing"), "{text}");
     assert!(text.contains("satellite/no-georef.tfw"), "the sidecars looked for are named: {text}");

@@ -6,6 +6,7 @@ use contracts::ObjectRef;
 use contracts::automation::{ImageMetadata, IngestRequest};
 use contracts::checksum::ChecksumResult;
 use fleet::failure::{invalid_input, not_found, transient};
+use fleet::kit::{self, Scratch};
 use fleet::{Storage, StorageError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -15,12 +16,13 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 /// The ingestion worker's activities and the clients they use.
 pub struct IngestionActivities {
     storage: Storage,
+    scratch: Scratch,
 }
 
 impl IngestionActivities {
-    /// Activities over the given storage.
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    /// Activities over the given storage, downloading into `scratch`.
+    pub fn new(storage: Storage, scratch: Scratch) -> Self {
+        Self { storage, scratch }
     }
 }
 
@@ -36,7 +38,7 @@ impl IngestionActivities {
     pub async fn digest_object(self: Arc<Self>, _ctx: ActivityContext, object: ObjectRef) -> Result<ChecksumResult, ActivityError> {
         let bytes = self.storage.get(&object).await.map_err(StorageError::into_activity_error)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let sidecar = object.with_suffix(".sha256").map_err(|e| fleet::failure::invalid_input(&object, e))?;
+        let sidecar = object.with_suffix(".sha256").map_err(|e| invalid_input(&object, e))?;
         let line = format!("{sha256}  {}\n", object.file_name());
         self.storage.put(&sidecar, line.into_bytes(), "text/plain").await.map_err(StorageError::into_activity_error)?;
         tracing::info!(%object, size = bytes.len(), "digested");
@@ -57,15 +59,13 @@ impl IngestionActivities {
 
         // Streamed to a private scratch file (named by us, never by the key) so large images
         // are not held in memory while downloading.
-        let scratch = tempfile::tempdir().map_err(|e| transient("local scratch directory", e))?;
+        let scratch = self.scratch.dir()?;
         let local = scratch.path().join("image");
         self.storage.download_to_file(&image, &local).await.map_err(StorageError::into_activity_error)?;
 
         let limits = request.limits.clone();
-        let inspection = tokio::task::spawn_blocking(move || validation::inspect(&local, &limits))
-            .await
-            // A decoder panic is a property of this file: retrying would panic again.
-            .map_err(|e| invalid_input(&image, format!("the decoder crashed on this file: {e}")))?
+        let inspection = kit::blocking(&image, move || validation::inspect(&local, &limits))
+            .await?
             .map_err(|e: ValidationError| if e.is_input_fault() { invalid_input(&image, e) } else { transient(&image, e) })?;
         drop(scratch);
 

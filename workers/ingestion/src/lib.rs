@@ -12,6 +12,6 @@ use temporalio_sdk::WorkerOptions;
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     options.register_workflow::<workflows::ChecksumWorkflow>()?;
     options.register_workflow::<workflows::IngestImageWorkflow>()?;
-    options.register_activities(IngestionActivities::new(services.storage.clone()));
+    options.register_activities(IngestionActivities::new(services.storage.clone(), services.scratch.clone()));
     Ok(())
 }

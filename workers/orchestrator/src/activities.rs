@@ -1,16 +1,13 @@
-//! Activities of the orchestrator queue: listing a batch's prefix one page at a time, and
-//! writing the batch summary (one part per workflow run, merged at the end).
+//! Activities of the orchestrator queue: writing the batch summary (one part per workflow run,
+//! merged at the end). Listing a batch's prefix is the batch engine's `ListBatchPage`.
 
-use crate::batch;
 use contracts::ObjectRef;
-use contracts::automation::{BatchSummaryDocument, ListPage, ListPageRequest, SummaryRequest};
+use contracts::automation::SummaryRequest;
+use documents::automation::BatchSummaryDocument;
 use fleet::{Storage, StorageError};
 use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-
-/// Largest page S3 returns.
-const MAX_PAGE: u32 = 1000;
 
 /// The orchestrator's activities and the storage they use.
 pub struct OrchestratorActivities {
@@ -26,23 +23,6 @@ impl OrchestratorActivities {
 
 #[activities]
 impl OrchestratorActivities {
-    /// Lists up to `max_keys` keys under the prefix after `start_after` and keeps the images.
-    /// A page may hold no image at all (only sidecars) and still continue: the workflow asks
-    /// for the next one.
-    #[activity(definition = contracts::automation::ListBatchPage)]
-    pub async fn list_batch_page(self: Arc<Self>, _ctx: ActivityContext, request: ListPageRequest) -> Result<ListPage, ActivityError> {
-        let location = &request.location;
-        let max_keys = request.max_keys.clamp(1, MAX_PAGE) as i32;
-        let (listed, next_after) = self
-            .storage
-            .list_page(&location.bucket, &location.prefix, request.start_after.as_deref(), max_keys)
-            .await
-            .map_err(StorageError::into_activity_error)?;
-        let objects: Vec<ObjectRef> = listed.into_iter().filter(|o| batch::is_input_image(o.key(), &location.prefix)).collect();
-        tracing::debug!(%location, images = objects.len(), more = next_after.is_some(), "listed a page");
-        Ok(ListPage { objects, next_after })
-    }
-
     /// Writes `request.object`: the parts in `merge_parts` (read back, in order) followed by
     /// `request.images`, with `request.totals`. A run's part has no parts to merge; the final
     /// summary merges the earlier runs' parts with the last run's outcomes.

@@ -3,7 +3,7 @@
 //! ingestion, accuracy-dispatcher and geolocalization queues.
 
 pub mod activities;
-pub mod batch;
+pub mod bookkeeping;
 pub mod workflows;
 
 use activities::OrchestratorActivities;
@@ -14,5 +14,6 @@ pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyh
     options.register_workflow::<workflows::AutomationPipelineWorkflow>()?;
     options.register_workflow::<workflows::ImagePipelineWorkflow>()?;
     options.register_activities(OrchestratorActivities::new(services.storage.clone()));
+    options.register_activities(batch::BatchActivities::new(services.storage.clone()));
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Activities of the video queue. Each downloads what it needs into a temporary directory
+//! Activities of the video queue. Each downloads what it needs into a scratch directory
 //! (removed when the activity ends, whatever the outcome), does its FFmpeg or pixel work on a
 //! blocking thread, and writes its outputs under the run's output prefix with deterministic
 //! keys, so a retry overwrites instead of duplicating.
@@ -9,10 +9,12 @@ use crate::{imaging, probe};
 use contracts::ObjectRef;
 use contracts::object::PrefixRef;
 use contracts::video::{
-    self, ContactSheet, ExtractRequest, ExtractResult, ExtractedFrame, FrameAnalysis, FrameManifest, ProcessRequest, ProcessResult,
-    ReportStageProgress, SceneCut, StageProgress, VideoMetadata, VideoPipeline, VideoStage, VideoSummary,
+    ContactSheet, ExtractRequest, ExtractResult, ProcessRequest, ProcessResult, ReportStageProgress, SceneCut, StageProgress, VideoMetadata,
+    VideoPipeline, VideoStage, validate_output,
 };
+use documents::video::{self as layout, ExtractedFrame, FrameAnalysis, FrameManifest, VideoSummary};
 use fleet::failure::{invalid_input, transient};
+use fleet::kit::{self, Scratch, blocking};
 use fleet::{Storage, StorageError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -31,20 +33,17 @@ const UPLOAD_QUEUE: usize = 4;
 const PROGRESS_SIGNAL_INTERVAL: Duration = Duration::from_secs(1);
 /// Objects deleted at once by the cleanup.
 const DELETE_CONCURRENCY: usize = 8;
-/// Heartbeats go out at least this often while the extraction downloads or decodes between two
-/// kept frames (sparse sampling of a long video), so the heartbeat timeout only fires for a
-/// worker that is really gone, and a cancel is noticed promptly. The SDK throttles what it sends.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The video worker's activities and the storage they use.
 pub struct VideoPipelineActivities {
     storage: Storage,
+    scratch: Scratch,
 }
 
 impl VideoPipelineActivities {
-    /// Activities over the given storage.
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    /// Activities over the given storage, downloading into `scratch`.
+    pub fn new(storage: Storage, scratch: Scratch) -> Self {
+        Self { storage, scratch }
     }
 }
 
@@ -54,16 +53,16 @@ struct LocalCopy {
     path: PathBuf,
 }
 
-/// What the extraction heartbeats: everything a retried attempt needs to carry on where this
-/// one stopped. Bounded by `FrameSettings::max_frames`.
+/// What the extraction heartbeats (its details format): everything a retried attempt needs to
+/// carry on where this one stopped. Bounded by `FrameSettings::max_frames`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct ExtractCheckpoint {
+pub struct ExtractCheckpoint {
     /// Where the next attempt resumes.
-    next_target: u64,
+    pub next_target: u64,
     /// Frames uploaded so far, in order.
-    frames: Vec<ExtractedFrame>,
+    pub frames: Vec<ExtractedFrame>,
     /// Size of the frame images, once one exists.
-    size: Option<(u32, u32)>,
+    pub size: Option<(u32, u32)>,
 }
 
 /// Throttled `report_progress` signals from an activity to the run that started it, so the
@@ -98,41 +97,15 @@ impl ProgressSignals {
     }
 }
 
-/// Runs CPU-heavy work on the blocking pool; a panic there becomes a retryable failure.
-async fn blocking<T: Send + 'static>(subject: &ObjectRef, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ActivityError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| transient(subject, format!("video worker task failed: {e}")))
-}
-
 fn storage_error(e: StorageError) -> ActivityError {
     e.into_activity_error()
 }
 
-/// Runs `work` while heartbeating `details` every [`KEEPALIVE_INTERVAL`]; a cancel stops it.
-async fn keep_alive<T, D>(ctx: &ActivityContext, details: &D, work: impl Future<Output = T>) -> Result<T, ActivityError>
-where
-    D: Serialize + Clone + Send + Sync + 'static,
-{
-    let mut ticker = tokio::time::interval(KEEPALIVE_INTERVAL);
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return Ok(out),
-            () = ctx.cancelled() => return Err(ActivityError::cancelled()),
-            _ = ticker.tick() => {
-                let _ = ctx.record_heartbeat(details.clone()).await;
-            }
-        }
-    }
-}
-
 impl VideoPipelineActivities {
-    /// Streams `object` into a fresh temporary directory, keeping a short extension (FFmpeg
+    /// Streams `object` into a fresh scratch directory, keeping a short extension (FFmpeg
     /// uses it as a hint for raw streams).
     async fn download(&self, object: &ObjectRef) -> Result<LocalCopy, ActivityError> {
-        let dir = tempfile::Builder::new()
-            .prefix("video-")
-            .tempdir()
-            .map_err(|e| transient(object, format!("cannot create a temporary directory: {e}")))?;
+        let dir = self.scratch.dir()?;
         let extension = object
             .file_name()
             .rsplit_once('.')
@@ -151,7 +124,7 @@ impl VideoPipelineActivities {
 }
 
 fn output_object(output: &PrefixRef, name: &str) -> Result<ObjectRef, ActivityError> {
-    video::output_object(output, name).map_err(|e| invalid_input(output, e))
+    layout::output_object(output, name).map_err(|e| invalid_input(output, e))
 }
 
 #[activities]
@@ -219,9 +192,11 @@ impl VideoPipelineActivities {
         };
         let start = ResumePoint { next_target: checkpoint.next_target, next_index: resumed_from };
 
-        let local = keep_alive(&ctx, &checkpoint, self.download(&video)).await??;
+        // Heartbeats go on while a long video downloads, so the heartbeat timeout only fires
+        // for a worker that is really gone, and a cancel is noticed promptly.
+        let local = kit::heartbeating(&ctx, || checkpoint.clone(), self.download(&video)).await??;
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<EncodedFrame, String>>(UPLOAD_QUEUE);
-        let decoding = tokio::task::spawn_blocking(move || {
+        let decoding = kit::spawn_blocking(move || {
             let result = sample_and_encode(&local.path, &plan, start, format, quality, |encoded| {
                 // A closed channel means the activity stopped (cancelled or failed): stop too.
                 match sender.blocking_send(encoded) {
@@ -236,7 +211,8 @@ impl VideoPipelineActivities {
         let mut state = checkpoint;
         let mut extracted_this_attempt = 0u32;
         let mut signals = ProgressSignals::new(&ctx, VideoStage::Extracting);
-        let mut keepalive = tokio::time::interval(KEEPALIVE_INTERVAL);
+        // Also between two kept frames: sparse sampling of a long video decodes for a while.
+        let mut keepalive = tokio::time::interval(kit::heartbeat_interval(&ctx));
         loop {
             let next = tokio::select! {
                 next = receiver.recv() => next,
@@ -245,13 +221,13 @@ impl VideoPipelineActivities {
                     return Err(ActivityError::cancelled());
                 }
                 _ = keepalive.tick() => {
-                    ctx.record_heartbeat(state.clone()).await.map_err(|e| transient(&video, format!("heartbeat: {e}")))?;
+                    kit::heartbeat(&ctx, state.clone()).await;
                     continue;
                 }
             };
             let Some(encoded) = next else { break };
             let encoded = encoded.map_err(|e| transient(&video, e))?;
-            let object = output_object(&request.output, &video::frame_name(encoded.index, format))?;
+            let object = output_object(&request.output, &layout::frame_name(encoded.index, format))?;
             self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
             state.frames.push(ExtractedFrame {
                 index: encoded.index,
@@ -264,13 +240,10 @@ impl VideoPipelineActivities {
             extracted_this_attempt += 1;
             // Every frame: the SDK throttles what it sends, and a failing attempt hands its
             // latest details to the next one.
-            ctx.record_heartbeat(state.clone()).await.map_err(|e| transient(&video, format!("heartbeat: {e}")))?;
-            if attempt == 1 && request.fail_once_after_frames == Some(extracted_this_attempt) {
-                return Err(transient(&video, format!("test hook fail_once_after_frames: attempt 1 stops after {extracted_this_attempt} frames")));
-            }
+            kit::heartbeat(&ctx, state.clone()).await;
             signals.report(state.frames.len() as u32).await;
         }
-        let end = decoding.await.map_err(|e| transient(&video, format!("decoding task failed: {e}")))?;
+        let end = decoding.join(&video).await?;
         match end {
             Ok(SampleEnd::Finished { decoded }) => tracing::debug!(%video, decoded, "decoding finished"),
             Ok(SampleEnd::Stopped) => return Err(transient(&video, "frame decoding stopped early")),
@@ -281,7 +254,7 @@ impl VideoPipelineActivities {
             return Err(invalid_input(&video, format!("no frame matches the sampling ({})", request.sampling)));
         };
 
-        let manifest = output_object(&request.output, video::MANIFEST_NAME)?;
+        let manifest = output_object(&request.output, layout::MANIFEST_NAME)?;
         let frames = state.frames.len() as u32;
         let listing = FrameManifest { video: video.clone(), sampling: request.sampling, width, height, format, frames: state.frames };
         self.put_json(&manifest, &listing).await?;
@@ -326,7 +299,7 @@ impl VideoPipelineActivities {
             })
             .await?
             .map_err(|e| invalid_input(&subject, format!("frame image does not decode: {e}")))?;
-            let thumbnail = output_object(&request.output, &video::thumbnail_name(frame.index, format))?;
+            let thumbnail = output_object(&request.output, &layout::thumbnail_name(frame.index, format))?;
             self.storage.put(&thumbnail, thumb_bytes, format.content_type()).await.map_err(storage_error)?;
             if let Ok(position) = on_sheet.binary_search(&(analyses.len() as u32)) {
                 sheet.place(position as u32, &thumb);
@@ -335,7 +308,7 @@ impl VideoPipelineActivities {
             previous = Some(histogram.clone());
             analyses.push(FrameAnalysis { frame, thumbnail, mean_luminance, histogram, scene_score });
             let done = analyses.len() as u32;
-            ctx.record_heartbeat(done).await.map_err(|e| transient(&request.manifest, format!("heartbeat: {e}")))?;
+            kit::heartbeat(&ctx, done).await;
             signals.report(done).await;
         }
 
@@ -353,7 +326,7 @@ impl VideoPipelineActivities {
             .collect();
 
         let rows = sheet.rows();
-        let sheet_object = output_object(&request.output, &format!("{}.{}", video::CONTACT_SHEET_STEM, format.extension()))?;
+        let sheet_object = output_object(&request.output, &format!("{}.{}", layout::CONTACT_SHEET_STEM, format.extension()))?;
         let sheet_image = sheet.into_image();
         let (width, height) = sheet_image.dimensions();
         let sheet_bytes = blocking(&sheet_object, move || imaging::encode(&sheet_image, format, 90))
@@ -371,7 +344,7 @@ impl VideoPipelineActivities {
             frame_indices: on_sheet.iter().map(|&i| analyses[i as usize].frame.index).collect(),
         };
 
-        let summary_object = output_object(&request.output, video::SUMMARY_NAME)?;
+        let summary_object = output_object(&request.output, layout::SUMMARY_NAME)?;
         let frames = analyses.len() as u32;
         let summary = VideoSummary {
             metadata: request.metadata,
@@ -389,7 +362,7 @@ impl VideoPipelineActivities {
     /// Deletes every object under the run's output prefix (a cancelled run's partial outputs).
     #[activity(definition = contracts::video::RemoveVideoOutputs)]
     pub async fn remove_video_outputs(self: Arc<Self>, _ctx: ActivityContext, output: PrefixRef) -> Result<u32, ActivityError> {
-        video::validate_output(&output).map_err(|e| invalid_input(&output, e))?;
+        validate_output(&output).map_err(|e| invalid_input(&output, e))?;
         // The trailing slash keeps `video/clip` from also matching `video/clip-2/...`.
         let folder = format!("{}/", output.prefix.trim_end_matches('/'));
         let objects = self.storage.list(&output.bucket, &folder).await.map_err(storage_error)?;

@@ -55,7 +55,7 @@ pub struct SampledFrame {
     pub index: u32,
     /// Presentation time in seconds from the stream start.
     pub timestamp_seconds: f64,
-    /// Frame number (counted, or from the timestamp; see `contracts::video::ExtractedFrame`).
+    /// Frame number (counted, or from the timestamp; see `documents::video::ExtractedFrame`).
     pub frame_number: u64,
     /// Where the next run would resume after this frame.
     pub resume: ResumePoint,
@@ -92,6 +92,30 @@ pub enum SampleEnd {
     Stopped,
 }
 
+/// Seconds between sampling instants, for the time-based modes (`None` for every nth frame).
+pub fn interval_seconds(sampling: Sampling, duration_seconds: f64) -> Option<f64> {
+    match sampling {
+        Sampling::EverySeconds(s) => Some(s),
+        Sampling::Evenly(n) => Some(duration_seconds / f64::from(n.max(1))),
+        Sampling::EveryNthFrame(_) => None,
+    }
+}
+
+/// How many frames `sampling` keeps from a video of this length, before any cap. The
+/// extraction reports the true number; this one sizes progress bars.
+pub fn expected_frames(sampling: Sampling, duration_seconds: f64, frame_count: u64) -> u64 {
+    match sampling {
+        Sampling::EverySeconds(s) if s > 0.0 && duration_seconds > 0.0 => {
+            // Instants 0, s, 2s, ... strictly before the end; the epsilon absorbs float noise
+            // so 6.0 / 1.0 counts 6 instants, not 7.
+            ((duration_seconds / s) - 1e-9).ceil().max(1.0) as u64
+        }
+        Sampling::EverySeconds(_) => 1,
+        Sampling::EveryNthFrame(n) => frame_count.div_ceil(u64::from(n.max(1))),
+        Sampling::Evenly(n) => u64::from(n).min(frame_count.max(1)),
+    }
+}
+
 /// Output size for a `width` x `height` picture with sample aspect ratio `sar`: square pixels,
 /// at most `max_width` wide (before rotation), both sides at least 2.
 pub fn scaled_size(width: u32, height: u32, sar: f64, max_width: u32) -> (u32, u32) {
@@ -119,7 +143,7 @@ impl Selector {
         };
         Self {
             sampling: plan.sampling,
-            interval: plan.sampling.interval_seconds(plan.duration_seconds),
+            interval: interval_seconds(plan.sampling, plan.duration_seconds),
             limit_targets,
             duration: plan.duration_seconds,
             next: start,
@@ -333,6 +357,19 @@ fn upright(image: RgbImage, rotation_degrees: u32) -> RgbImage {
 mod tests {
     use super::*;
     use samples::video::{ClipSpec, write_clip};
+
+    #[test]
+    fn expected_frames_per_sampling() {
+        assert_eq!(expected_frames(Sampling::EverySeconds(1.0), 6.0, 150), 6);
+        assert_eq!(expected_frames(Sampling::EverySeconds(0.5), 6.0, 150), 12);
+        assert_eq!(expected_frames(Sampling::EverySeconds(4.0), 6.0, 150), 2);
+        assert_eq!(expected_frames(Sampling::EverySeconds(10.0), 6.0, 150), 1);
+        assert_eq!(expected_frames(Sampling::EveryNthFrame(25), 6.0, 150), 6);
+        assert_eq!(expected_frames(Sampling::EveryNthFrame(7), 6.0, 150), 22);
+        assert_eq!(expected_frames(Sampling::Evenly(4), 6.0, 150), 4);
+        assert_eq!(expected_frames(Sampling::Evenly(400), 6.0, 150), 150);
+        assert_eq!(interval_seconds(Sampling::Evenly(4), 6.0), Some(1.5));
+    }
 
     fn plan(sampling: Sampling) -> SamplePlan {
         SamplePlan { sampling, duration_seconds: 6.0, fps: 25.0, max_width: 160, rotation_degrees: 0, max_frames: 1000 }

@@ -20,6 +20,6 @@ use temporalio_sdk::WorkerOptions;
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     probe::init();
     options.register_workflow::<workflows::VideoPipelineWorkflow>()?;
-    options.register_activities(VideoPipelineActivities::new(services.storage.clone()));
+    options.register_activities(VideoPipelineActivities::new(services.storage.clone(), services.scratch.clone()));
     Ok(())
 }

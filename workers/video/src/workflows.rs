@@ -14,15 +14,14 @@ use contracts::video::{
     AnalyzeVideo, ExtractFrames, ExtractRequest, ProcessFrames, ProcessRequest, RemoveVideoOutputs, StageProgress, VideoCancelled, VideoOutcome,
     VideoPipeline, VideoProgress, VideoRequest, VideoStage,
 };
-use contracts::{Queue, errors};
 use futures::future::{Either, select};
 use std::pin::pin;
 use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::TemporalDeserializable;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCancellationType, ActivityExecutionError, ApplicationFailure, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext,
-    WorkflowContextView, WorkflowResult, WorkflowTermination,
+    ActivityCancellationType, ActivityExecutionError, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext, WorkflowContextView,
+    WorkflowResult, WorkflowTermination,
 };
 
 /// Shares of the overall percentage: analysis, extraction, processing.
@@ -73,13 +72,9 @@ impl VideoPipelineWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>, request: VideoRequest) -> WorkflowResult<VideoOutcome> {
         if let Err(reason) = request.validate() {
             ctx.state_mut(|s| s.set_stage(VideoStage::Failed));
-            return Err(ApplicationFailure::builder(format!("{}: invalid video request: {reason}", request.video))
-                .type_name(errors::INVALID_INPUT.to_owned())
-                .non_retryable(true)
-                .build()
-                .into());
+            return Err(fleet::failure::invalid_request(format!("{}: invalid video request: {reason}", request.video)));
         }
-        let queue = Queue::Video.with_prefix(&request.queue_prefix);
+        let queue = ctx.task_queue().to_owned();
         let settings = &request.activities;
 
         ctx.state_mut(|s| s.set_stage(VideoStage::Analyzing));
@@ -88,20 +83,15 @@ impl VideoPipelineWorkflow {
             Ok(Stage::Cancelled) => return cancel_run(ctx, &request, &queue).await,
             Err(e) => return fail(ctx, e),
         };
-        let expected =
-            request.sampling.expected_frames(metadata.duration_seconds, metadata.frame_count).min(u64::from(request.frames.max_frames)) as u32;
+        let expected = crate::frames::expected_frames(request.sampling, metadata.duration_seconds, metadata.frame_count)
+            .min(u64::from(request.frames.max_frames)) as u32;
         ctx.state_mut(|s| {
             s.progress.frames_expected = Some(expected);
             s.set_stage(VideoStage::Extracting);
         });
 
-        let extract = ExtractRequest {
-            metadata: metadata.clone(),
-            sampling: request.sampling,
-            frames: request.frames.clone(),
-            output: request.output.clone(),
-            fail_once_after_frames: request.fail_once_after_frames,
-        };
+        let extract =
+            ExtractRequest { metadata: metadata.clone(), sampling: request.sampling, frames: request.frames.clone(), output: request.output.clone() };
         let extraction = match run_stage(ctx, ExtractFrames, extract, &settings.extract, &queue).await {
             Ok(Stage::Done(extraction)) => extraction,
             Ok(Stage::Cancelled) => return cancel_run(ctx, &request, &queue).await,

@@ -4,18 +4,22 @@
 use contracts::object::PrefixRef;
 use contracts::settings::RetrySettings;
 use contracts::video::{
-    CancelVideo, FrameCountSource, FrameManifest, RotationSource, Sampling, VideoCancelled, VideoOutcome, VideoPipeline, VideoProgressQuery,
-    VideoRequest, VideoStage, VideoSummary,
+    CancelVideo, ExtractRequest, FrameCountSource, FrameSettings, RotationSource, Sampling, VideoCancelled, VideoOutcome, VideoPipeline,
+    VideoProgressQuery, VideoRequest, VideoStage,
 };
 use contracts::{ObjectRef, Queue, buckets};
-use fleet_tests::{TestStack, replay, unique_id};
+use documents::video::{FrameManifest, VideoSummary};
 use samples::video::{ClipSpec, Segment, write_audio_only, write_clip, write_truncated_copy};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use temporalio_client::{
     Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::protos::temporal::api::history::v1::History;
+use temporalio_sdk::testing::{ActivityEnvironment, TestActivityInfoOptions};
+use testkit::{TestStack, replay, unique_id};
+use video::activities::{ExtractCheckpoint, VideoPipelineActivities};
 use video::workflows::VideoPipelineWorkflow;
 
 async fn start() -> anyhow::Result<(TestStack, fleet::RunningWorker)> {
@@ -31,10 +35,9 @@ async fn upload(stack: &TestStack, path: &Path, key: &str) -> anyhow::Result<Obj
 }
 
 /// Default settings, with retries and heartbeats short enough for a test.
-fn request(stack: &TestStack, video: &ObjectRef, prefix: &str, sampling: Sampling) -> anyhow::Result<VideoRequest> {
+fn request(video: &ObjectRef, prefix: &str, sampling: Sampling) -> anyhow::Result<VideoRequest> {
     let output: PrefixRef = format!("s3://{}/{prefix}", buckets::OUTPUTS).parse()?;
     let mut request = VideoRequest::new(video.clone(), output, sampling);
-    request.queue_prefix = stack.config.temporal.task_queue_prefix.clone();
     let fast = RetrySettings { initial_interval_ms: 200, maximum_interval_ms: 1_000, ..RetrySettings::default() };
     for settings in
         [&mut request.activities.analyze, &mut request.activities.extract, &mut request.activities.process, &mut request.activities.cleanup]
@@ -57,18 +60,16 @@ async fn run(stack: &TestStack, request: VideoRequest, id: &str) -> anyhow::Resu
 }
 
 /// Replays the run's own history against today's workflow code (signals, the cancel path and
-/// the select between an activity and the cancel condition included) and, when
-/// `VIDEO_RECORD_HISTORIES` is set, saves it under `tests/histories/` for `tests/replay.rs`.
+/// the select between an activity and the cancel condition included) and records it as the
+/// fixture `tests/replay.rs` replays when `RECORD_HISTORIES` asks (see `testkit::replay`).
 async fn check_replay(handle: &WorkflowHandle<Client, VideoPipeline>, fixture: &str) -> anyhow::Result<()> {
     let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
-    if std::env::var_os("VIDEO_RECORD_HISTORIES").is_some() {
-        replay::save(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories").join(fixture), events.clone())?;
-    }
     replay::replay(History { events }, |options| {
         options.register_workflow::<VideoPipelineWorkflow>()?;
         Ok(())
     })
     .await?;
+    replay::record(handle.client(), &handle.info().workflow_id, handle.run_id(), &replay::histories_dir("video").join(fixture)).await?;
     Ok(())
 }
 
@@ -86,7 +87,7 @@ async fn analyzes_extracts_and_processes_generated_clips() -> anyhow::Result<()>
     let clip = upload(&stack, &clip_path, "video/three-scenes.mp4").await?;
 
     // Every second of a 6 s clip: 6 frames.
-    let handle = start_run(&stack, request(&stack, &clip, "video/three-scenes", Sampling::EverySeconds(1.0))?, "video").await?;
+    let handle = start_run(&stack, request(&clip, "video/three-scenes", Sampling::EverySeconds(1.0))?, "video").await?;
     let outcome = handle.get_result(WorkflowGetResultOptions::default()).await?;
     let meta = &outcome.metadata;
     assert_eq!((meta.width, meta.height), (spec.width, spec.height));
@@ -141,7 +142,7 @@ async fn analyzes_extracts_and_processes_generated_clips() -> anyhow::Result<()>
     check_replay(&handle, "video-completed.json").await?;
 
     // Four frames spread evenly; a contact sheet of 4 frames in 5 columns is one row.
-    let evenly = run(&stack, request(&stack, &clip, "video/three-scenes-4", Sampling::Evenly(4))?, "video-evenly").await?;
+    let evenly = run(&stack, request(&clip, "video/three-scenes-4", Sampling::Evenly(4))?, "video-evenly").await?;
     assert_eq!(evenly.extraction.frames, 4);
     assert_eq!(stack.storage.list(buckets::OUTPUTS, "video/three-scenes-4/frames/").await?.len(), 4);
     assert_eq!(image_at(&stack, &evenly.contact_sheet.object).await?.dimensions(), (800, 120));
@@ -150,7 +151,7 @@ async fn analyzes_extracts_and_processes_generated_clips() -> anyhow::Result<()>
     let rotated_path = dir.path().join("portrait.mp4");
     write_clip(&rotated_path, &spec.clone().rotated(90))?;
     let rotated = upload(&stack, &rotated_path, "video/portrait.mp4").await?;
-    let portrait = run(&stack, request(&stack, &rotated, "video/portrait", Sampling::EveryNthFrame(50))?, "video-portrait").await?;
+    let portrait = run(&stack, request(&rotated, "video/portrait", Sampling::EveryNthFrame(50))?, "video-portrait").await?;
     assert_eq!(portrait.metadata.rotation_degrees, 90);
     assert_eq!(portrait.metadata.rotation_source, Some(RotationSource::DisplayMatrix));
     assert_eq!((portrait.metadata.display_width, portrait.metadata.display_height), (240, 320));
@@ -186,7 +187,7 @@ async fn broken_inputs_fail_without_retrying_and_name_the_object() -> anyhow::Re
     for (path, key, reason) in cases {
         let object = upload(&stack, path, key).await?;
         let prefix = format!("video/bad-out/{}", key.rsplit('/').next().unwrap_or(key));
-        let handle = start_run(&stack, request(&stack, &object, &prefix, Sampling::EverySeconds(1.0))?, "video-bad").await?;
+        let handle = start_run(&stack, request(&object, &prefix, Sampling::EverySeconds(1.0))?, "video-bad").await?;
         let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("a broken input must fail");
         let text = format!("{err:?}");
         assert!(text.contains(&object.to_string()), "{key}: the failure must name the object: {text}");
@@ -201,27 +202,71 @@ async fn broken_inputs_fail_without_retrying_and_name_the_object() -> anyhow::Re
     Ok(())
 }
 
+/// The resume path of `ExtractFrames`, driven through the SDK's `ActivityEnvironment` (no test
+/// hook in the worker): a first attempt heartbeats its checkpoints; a second attempt handed the
+/// checkpoint taken after 5 frames extracts only the other 7, and the manifest lists every
+/// frame once, at the right time, with the same bytes a single attempt wrote.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retried_extraction_resumes_from_its_heartbeat() -> anyhow::Result<()> {
-    let (stack, _worker) = start().await?;
+    let stack = TestStack::start().await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("resume.mp4");
     write_clip(&path, &ClipSpec::three_scenes())?;
     let clip = upload(&stack, &path, "video/resume.mp4").await?;
+    let scratch = fleet::kit::Scratch::open(dir.path().join("scratch"))?;
+    let activities = || VideoPipelineActivities::new(stack.storage.clone(), scratch.clone());
+    let info = |attempt| TestActivityInfoOptions::builder().attempt(attempt).heartbeat_timeout(Duration::from_secs(2)).build();
 
-    // 12 frames (every 0.5 s); attempt 1 uploads 5 of them, heartbeats, and fails.
-    let mut req = request(&stack, &clip, "video/resume", Sampling::EverySeconds(0.5))?;
-    req.fail_once_after_frames = Some(5);
-    let handle = start_run(&stack, req, "video-resume").await?;
-    let outcome = handle.get_result(WorkflowGetResultOptions::default()).await?;
-    check_replay(&handle, "video-resumed.json").await?;
-    let extraction = &outcome.extraction;
-    assert_eq!(extraction.attempt, 2, "the first attempt must have failed");
-    assert_eq!(extraction.resumed_from, 5, "attempt 2 starts after the 5 frames attempt 1 reported");
-    assert_eq!(extraction.extracted_this_attempt, 7, "attempt 2 extracts only the remaining frames");
-    assert_eq!(extraction.frames, 12);
+    let metadata = ActivityEnvironment::builder_with_default()
+        .register_activities(activities())
+        .build()
+        .run(VideoPipelineActivities::analyze_video, clip.clone())
+        .await?;
+    let output: PrefixRef = format!("s3://{}/video/resume", buckets::OUTPUTS).parse()?;
+    // 12 frames (every 0.5 s of a 6 s clip).
+    let extract = ExtractRequest { metadata, sampling: Sampling::EverySeconds(0.5), frames: FrameSettings::default(), output };
 
-    let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&extraction.manifest).await?)?;
+    // Attempt 1, whole, keeping every checkpoint it heartbeats.
+    let checkpoints = Arc::new(Mutex::new(Vec::<ExtractCheckpoint>::new()));
+    let seen = checkpoints.clone();
+    let first = ActivityEnvironment::builder_with_default()
+        .info(info(1))
+        .register_activities(activities())
+        .on_heartbeat(move |details| {
+            if let Ok(checkpoint) = details.downcast::<ExtractCheckpoint>() {
+                seen.lock().unwrap().push(*checkpoint);
+            }
+        })
+        .build()
+        .run(VideoPipelineActivities::extract_frames, extract.clone())
+        .await?;
+    assert_eq!((first.frames, first.resumed_from, first.attempt), (12, 0, 1));
+    let after_five = checkpoints.lock().unwrap().iter().find(|c| c.frames.len() == 5).cloned().expect("a checkpoint after 5 frames");
+    let frame_keys: Vec<ObjectRef> = stack.storage.list(buckets::OUTPUTS, "video/resume/frames/").await?;
+    assert_eq!(frame_keys.len(), 12);
+    let mut written_once = Vec::new();
+    for object in &frame_keys {
+        written_once.push(stack.storage.get(object).await?);
+    }
+    // What attempt 1 wrote after its 5th frame is gone, as if it had died there.
+    for object in &frame_keys[5..] {
+        stack.storage.delete(object).await?;
+    }
+
+    // Attempt 2 from that checkpoint.
+    let second = ActivityEnvironment::builder_with_default()
+        .info(info(2))
+        .register_activities(activities())
+        .heartbeat_details(after_five)?
+        .build()
+        .run(VideoPipelineActivities::extract_frames, extract)
+        .await?;
+    assert_eq!(second.attempt, 2);
+    assert_eq!(second.resumed_from, 5, "attempt 2 starts after the 5 frames of the checkpoint");
+    assert_eq!(second.extracted_this_attempt, 7, "attempt 2 extracts only the remaining frames");
+    assert_eq!(second.frames, 12);
+
+    let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&second.manifest).await?)?;
     let indices: Vec<u32> = manifest.frames.iter().map(|f| f.index).collect();
     assert_eq!(indices, (0..12).collect::<Vec<_>>());
     // The first frame at or after each half second (25 fps: 0, 0.52, 1.0, 1.52, ...): none lost
@@ -230,8 +275,11 @@ async fn a_retried_extraction_resumes_from_its_heartbeat() -> anyhow::Result<()>
         let expected = (f64::from(k) * 0.5 * 25.0).ceil() / 25.0;
         assert!((frame.timestamp_seconds - expected).abs() < 1e-9, "frame {k}: {} s, expected {expected} s", frame.timestamp_seconds);
     }
-    assert_eq!(stack.storage.list(buckets::OUTPUTS, "video/resume/frames/").await?.len(), 12);
-    assert_eq!(outcome.scene_cuts.len(), 2);
+    let frame_keys_again = stack.storage.list(buckets::OUTPUTS, "video/resume/frames/").await?;
+    assert_eq!(frame_keys_again, frame_keys);
+    for (object, bytes) in frame_keys.iter().zip(&written_once) {
+        assert_eq!(&stack.storage.get(object).await?, bytes, "{object}: a resumed frame differs from the one-attempt frame");
+    }
     Ok(())
 }
 
@@ -246,7 +294,7 @@ async fn cancel_signal_stops_the_run_and_removes_partial_outputs() -> anyhow::Re
     let path = dir.path().join("long.mp4");
     write_clip(&path, &spec)?;
     let clip = upload(&stack, &path, "video/long.mp4").await?;
-    let mut req = request(&stack, &clip, "video/long", Sampling::EveryNthFrame(1))?;
+    let mut req = request(&clip, "video/long", Sampling::EveryNthFrame(1))?;
     req.frames.format = contracts::video::FrameFormat::Png;
     req.frames.max_frames = 5_000;
     req.activities.extract.heartbeat_ms = 1_000;

@@ -1,29 +1,12 @@
-//! The bookkeeping of a batch, kept free of Temporal so it is tested directly: which listed keys
-//! are images, the deterministic child workflow ids and output keys, and the running totals.
+//! The bookkeeping of a batch, kept free of Temporal so it is tested directly: the deterministic
+//! child workflow ids and output keys, and the running totals.
 
 use contracts::ObjectRef;
 use contracts::automation::{BatchTotals, ImageKind, ImageOutcome, ImageStatus};
 
-/// Extensions of the images a prefix listing picks up (compared case-insensitively).
-pub const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "tif", "tiff"];
-
-/// Top-level folder of every object the pipeline writes (`automation/{batch_id}/...`).
-pub const OUTPUT_ROOT: &str = "automation";
-
-/// True when a listed key is an input image: an image extension, and not inside the fleet's
-/// own output folder (tiles are PNGs) unless the listing asked for that folder on purpose.
-/// Sidecars (`.metadata.json`, `.sha256`, world files `.tfw`/`.jgw`/`.wld`, GeoJSON) have other
-/// extensions and fall out by the extension check.
-pub fn is_input_image(key: &str, listing_prefix: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    let Some((stem, extension)) = name.rsplit_once('.') else { return false };
-    if stem.is_empty() || !IMAGE_EXTENSIONS.iter().any(|e| extension.eq_ignore_ascii_case(e)) {
-        return false;
-    }
-    let in_outputs = key.starts_with(&format!("{OUTPUT_ROOT}/"));
-    let listing_outputs = listing_prefix.starts_with(&format!("{OUTPUT_ROOT}/")) || listing_prefix == OUTPUT_ROOT;
-    !in_outputs || listing_outputs
-}
+/// Top-level folder of every object the pipeline writes (`automation/{batch_id}/...`); batch
+/// listings skip it.
+pub use batch::activities::OUTPUT_ROOT;
 
 /// Keeps the characters Temporal ids and the Web UI handle well; anything else becomes `-`.
 fn sanitize(text: &str) -> String {
@@ -109,30 +92,6 @@ mod tests {
 
     fn obj(key: &str) -> ObjectRef {
         ObjectRef::new("fleet-inputs", key).unwrap()
-    }
-
-    #[test]
-    fn listing_keeps_images_and_skips_sidecars_and_outputs() {
-        for key in ["f/a.jpg", "f/b.JPEG", "f/c.png", "f/d.tif", "f/e.TIFF"] {
-            assert!(is_input_image(key, "f/"), "{key}");
-        }
-        for key in [
-            "f/a.jpg.metadata.json",
-            "f/a.jpg.sha256",
-            "f/a.json",
-            "f/d.tfw",
-            "f/d.jgw",
-            "f/d.wld",
-            "f/d.tif.aux.xml",
-            "f/a.jpg.geojson",
-            "f/noextension",
-            "f/.png",
-            "automation/b1/f/a.jpg/tiles/r0-c0.png",
-        ] {
-            assert!(!is_input_image(key, ""), "{key}");
-        }
-        // Asking for the output folder explicitly is allowed.
-        assert!(is_input_image("automation/b1/x.png", "automation/b1/"));
     }
 
     #[test]
