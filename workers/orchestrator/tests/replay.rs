@@ -4,9 +4,10 @@
 //! or removed activity, child or timer) fails here before it can break running batches.
 
 use orchestrator::workflows::{AutomationPipelineWorkflow, ImagePipelineWorkflow};
+use temporalio_common::protos::temporal::api::history::v1::History;
 use temporalio_sdk::WorkflowRegistrationError;
 use temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
-use testkit::replay::{self, assert_refused, histories_dir, load, rename_scheduled_activity, replay_all, started};
+use testkit::replay::{self, assert_refused, histories_dir, load, rename_scheduled_activity, replay_all, scheduled_activities, started};
 
 fn register(options: &mut WorkflowReplayerOptions) -> Result<(), WorkflowRegistrationError> {
     options.register_workflow::<AutomationPipelineWorkflow>()?.register_workflow::<ImagePipelineWorkflow>()?;
@@ -19,6 +20,21 @@ async fn recorded_histories_replay_with_todays_code() {
     let types: Vec<String> = histories.iter().map(|(_, h)| started(h).0).collect();
     assert!(types.iter().filter(|t| *t == "AutomationPipeline").count() >= 2, "both runs of a batch: {types:?}");
     assert_eq!(replay::workflow_types(&histories), ["AutomationPipeline", "ImagePipeline"]);
+    // A prefix batch of three runs recorded before the batch engine (crates/batch) replaced
+    // the orchestrator's own cursor: its listing pages must replay on the engine.
+    let prefix_runs: Vec<&History> = histories.iter().filter(|(n, _)| n.starts_with("automation-pipeline-prefix-run-")).map(|(_, h)| h).collect();
+    assert_eq!(prefix_runs.len(), 3);
+    for run in prefix_runs {
+        assert!(scheduled_activities(run).iter().any(|a| a == "ListBatchPage"), "a prefix run lists");
+    }
+}
+
+/// The same guard on the listing path: a prefix run whose page listing is renamed is refused.
+#[tokio::test]
+async fn a_prefix_run_with_another_listing_is_refused() {
+    let mut history = load(&histories_dir("orchestrator").join("automation-pipeline-prefix-run-2.json"));
+    rename_scheduled_activity(&mut history, Some("ListBatchPage"), "ListEnhanceable");
+    assert_refused(history, register, "ListEnhanceable").await;
 }
 
 /// The guard itself: a history whose first activity is renamed must be refused as
