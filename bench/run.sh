@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark in one command: installs what is missing (system packages and the temporal CLI
-# through scripts/setup.sh, the Python peer into bench/.venv), builds the harness and the worker
-# binaries of the navad path in release mode, and runs every section. Arguments go to the
-# harness: `bench/run.sh --quick`, `bench/run.sh --sections kernel,video`, `bench/run.sh --help`.
+# through scripts/setup.sh, the Python peer and the fleet's Python twin's dependencies into
+# bench/.venv), builds the harness and the worker binaries of the image pipeline in release
+# mode, and runs every section. Arguments go to the harness: `bench/run.sh --quick`,
+# `bench/run.sh --sections kernel,video`, `bench/run.sh --help`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -17,8 +18,9 @@ if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r bench/p
   exit 1
 fi
 
-# Release builds of the harness and of the four worker binaries the end-to-end section starts
-# (the embedded stack looks for them beside the harness, in target/release/).
-cargo build --release -p bench -p orchestrator -p ingestion -p accuracy-dispatcher -p accuracy-processor --bins
+# Release builds of the harness (with its S3 endpoint and orchestration worker binaries) and of
+# the five worker binaries of the image automation pipeline, which the end-to-end section
+# starts (it looks for them beside the harness, in target/release/).
+cargo build --release -p bench -p orchestrator -p ingestion -p accuracy-dispatcher -p accuracy-processor -p geolocalization --bins
 
 exec target/release/bench --python "$venv/bin/python" "$@"

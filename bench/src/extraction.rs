@@ -3,7 +3,11 @@
 //! what the `ExtractFrames` activity runs before uploading) against the `ffmpeg` CLI, same clip, same sampling (one
 //! frame every N seconds), same output (JPEG files at the same width, area scaling). Both write
 //! `frame-NNNN.jpg` files into a directory; the frame counts and sizes must match. The CLI
-//! writes 4:4:4 JPEG like the worker's encoder.
+//! writes 4:4:4 JPEG like the worker's encoder, with the standard Huffman tables like it
+//! (`-huffman default`), at the same quality (a higher quality costs encoding time): its `-q:v`
+//! is the best quality (lowest, from 2) whose frames are within 10 % of the worker's in bytes at
+//! the worker's `FrameSettings::jpeg_quality`; when none is, the CLI keeps `-q:v 2` and the
+//! worker's quality is calibrated to the CLI's size instead.
 //!
 //! The CLI runs twice: as users run it (its default threading: frame-threaded decoding on every
 //! core) and with `-threads 1 -filter_threads 1`, which tells how much of a gap is threading.
@@ -33,13 +37,18 @@ pub struct VideoSettings {
     pub every_seconds: f64,
     /// Frames are scaled down to this width (the video worker's default).
     pub frame_width: u32,
-    /// JPEG quality of the Rust side (the worker's default).
+    /// JPEG quality of the Rust side (the worker's default), unless calibrated (see the module).
     pub jpeg_quality: u8,
-    /// `-q:v` of the CLI (2-31, lower is better; 2 is its best usual setting).
-    pub ffmpeg_qscale: u32,
+    /// `-q:v` of the CLI (2-31, lower is better); `None` calibrates it: the value whose frames
+    /// come closest in bytes to the worker's, within [`SIZE_TOLERANCE`]. When given, the
+    /// worker keeps `jpeg_quality` and no size check is made.
+    pub ffmpeg_qscale: Option<u32>,
     /// Runs per side; the best is kept.
     pub repeats: usize,
 }
+
+/// How far the CLI's mean frame size may be from the worker's, as a fraction.
+pub const SIZE_TOLERANCE: f64 = 0.10;
 
 /// One side's numbers.
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +84,19 @@ pub struct VideoResult {
     pub ffmpeg_single_thread: ExtractorResult,
     /// `ffmpeg -version`'s first line.
     pub ffmpeg_version: String,
+    /// The CLI's `-q:v` used (the best quality whose frames are within 10 % of the worker's).
+    pub ffmpeg_qscale: u32,
+    /// The worker's JPEG quality used.
+    pub rust_quality: u8,
+    /// The calibration: mean frame bytes of the CLI at each `-q:v` tried (empty when given).
+    pub calibration: Vec<(u32, f64)>,
+    /// The worker's calibration, when the CLI's could not match: mean frame bytes at each
+    /// quality tried.
+    pub rust_calibration: Vec<(u8, f64)>,
+    /// Mean frame bytes of the worker.
+    pub rust_frame_bytes: f64,
+    /// Mean frame bytes of the CLI.
+    pub ffmpeg_frame_bytes: f64,
     /// Diagnostic: the video worker's decode + scale with the frames dropped instead of encoded
     /// and written, best run, seconds.
     pub rust_without_encoding_seconds: f64,
@@ -161,7 +183,7 @@ fn extract_rust_without_encoding(clip: &Path, plan: &SamplePlan) -> anyhow::Resu
 }
 
 /// The CLI's extraction into `out`.
-fn extract_cli(clip: &Path, settings: &VideoSettings, width: u32, single_thread: bool, out: &Path) -> anyhow::Result<f64> {
+fn extract_cli(clip: &Path, settings: &VideoSettings, qscale: u32, width: u32, single_thread: bool, out: &Path) -> anyhow::Result<f64> {
     fresh_dir(out)?;
     let filter = format!("fps=1/{},scale={width}:-2:flags=area", settings.every_seconds);
     let mut command = std::process::Command::new("ffmpeg");
@@ -171,7 +193,10 @@ fn extract_cli(clip: &Path, settings: &VideoSettings, width: u32, single_thread:
     }
     // yuvj444p: the worker's encoder (the `image` crate) keeps full-resolution chroma; the CLI
     // would subsample it to 4:2:0 and do half the chroma work.
-    command.arg("-i").arg(clip).args(["-vf", &filter, "-pix_fmt", "yuvj444p", "-q:v", &settings.ffmpeg_qscale.to_string()]);
+    // -huffman default: the standard Huffman tables, as the worker's encoder writes them (the
+    // CLI would otherwise compute optimal ones, a second pass over each frame, and write frames
+    // less than half the size at any quality, which no quality setting can match).
+    command.arg("-i").arg(clip).args(["-vf", &filter, "-pix_fmt", "yuvj444p", "-huffman", "default", "-q:v", &qscale.to_string()]);
     if single_thread {
         command.args(["-threads", "1"]);
     }
@@ -219,11 +244,44 @@ fn run_blocking(settings: &VideoSettings, dir: &Path) -> anyhow::Result<VideoRes
     let (rust_dir, cli_dir, single_dir) = (dir.join("rust"), dir.join("ffmpeg"), dir.join("ffmpeg-1-thread"));
     let (mut rust_runs, mut cli_runs, mut single_runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut without_encoding = f64::INFINITY;
+    // A warm-up of the worker's code, which tells the size of its frames.
+    extract_rust(&clip, &plan, settings.jpeg_quality, &rust_dir)?;
+    let rust_frame_bytes = mean_frame_bytes(&rust_dir)?;
+    let (qscale, calibration, rust_quality, rust_calibration) = match settings.ffmpeg_qscale {
+        Some(q) => (q, Vec::new(), settings.jpeg_quality, Vec::new()),
+        None => {
+            let tried = calibrate_cli(&clip, settings, width, rust_frame_bytes, &cli_dir)?;
+            match tried.iter().find(|(_, bytes)| within(*bytes, rust_frame_bytes)).map(|(q, _)| *q) {
+                Some(q) => (q, tried, settings.jpeg_quality, Vec::new()),
+                None => {
+                    // The CLI's best quality writes smaller frames than the worker's default:
+                    // match the worker to the CLI at its usual best, -q:v 2.
+                    let target = tried.iter().find(|(q, _)| *q == 2).map(|(_, b)| *b).context("-q:v 2 not tried")?;
+                    let worker = calibrate_worker(&clip, &plan, settings.jpeg_quality, target, &rust_dir)?;
+                    let quality = closest(&worker, target).with_context(|| {
+                        format!(
+                            "neither the CLI's -q:v ({}) nor the worker's quality ({}) gets the JPEG sizes within {:.0} %",
+                            sizes(&tried),
+                            sizes(&worker),
+                            SIZE_TOLERANCE * 100.0
+                        )
+                    })?;
+                    (2, tried, quality, worker)
+                }
+            }
+        }
+    };
+    let rust_frame_bytes = if rust_quality == settings.jpeg_quality {
+        rust_frame_bytes
+    } else {
+        extract_rust(&clip, &plan, rust_quality, &rust_dir)?;
+        mean_frame_bytes(&rust_dir)?
+    };
     for _ in 0..settings.repeats.max(1) {
-        rust_runs.push(extract_rust(&clip, &plan, settings.jpeg_quality, &rust_dir)?);
+        rust_runs.push(extract_rust(&clip, &plan, rust_quality, &rust_dir)?);
         without_encoding = without_encoding.min(extract_rust_without_encoding(&clip, &plan)?);
-        cli_runs.push(extract_cli(&clip, settings, width, false, &cli_dir)?);
-        single_runs.push(extract_cli(&clip, settings, width, true, &single_dir)?);
+        cli_runs.push(extract_cli(&clip, settings, qscale, width, false, &cli_dir)?);
+        single_runs.push(extract_cli(&clip, settings, qscale, width, true, &single_dir)?);
     }
     let rust = summarize(rust_runs, &rust_dir)?;
     let ffmpeg = summarize(cli_runs, &cli_dir)?;
@@ -239,6 +297,19 @@ fn run_blocking(settings: &VideoSettings, dir: &Path) -> anyhow::Result<VideoRes
         );
     }
     anyhow::ensure!(rust.frames > 0, "no frame extracted");
+    let ffmpeg_frame_bytes = ffmpeg.output_bytes as f64 / ffmpeg.frames as f64;
+    println!(
+        "  JPEG: worker quality {rust_quality} -> {:.1} KB per frame; ffmpeg -q:v {qscale} -> {:.1} KB per frame",
+        rust_frame_bytes / 1e3,
+        ffmpeg_frame_bytes / 1e3
+    );
+    anyhow::ensure!(
+        settings.ffmpeg_qscale.is_some() || (ffmpeg_frame_bytes / rust_frame_bytes - 1.0).abs() <= SIZE_TOLERANCE,
+        "the JPEG qualities differ: ffmpeg -q:v {qscale} writes {:.0} KB per frame, the worker {:.0} KB (more than {:.0} % apart)",
+        ffmpeg_frame_bytes / 1e3,
+        rust_frame_bytes / 1e3,
+        SIZE_TOLERANCE * 100.0
+    );
     let version = std::process::Command::new("ffmpeg").arg("-version").output()?;
     let ffmpeg_version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or_default().to_owned();
     Ok(VideoResult {
@@ -253,7 +324,74 @@ fn run_blocking(settings: &VideoSettings, dir: &Path) -> anyhow::Result<VideoRes
         ffmpeg,
         ffmpeg_single_thread,
         ffmpeg_version,
+        ffmpeg_qscale: qscale,
+        rust_quality,
+        calibration,
+        rust_calibration,
+        rust_frame_bytes,
+        ffmpeg_frame_bytes,
     })
+}
+
+/// Mean size of the `frame-*.jpg` files in `dir`, bytes.
+fn mean_frame_bytes(dir: &Path) -> anyhow::Result<f64> {
+    let (frames, bytes, _) = frames_in(dir)?;
+    anyhow::ensure!(frames > 0, "no frame extracted in {}", dir.display());
+    Ok(bytes as f64 / frames as f64)
+}
+
+/// True when `bytes` is within [`SIZE_TOLERANCE`] of `target`.
+fn within(bytes: f64, target: f64) -> bool {
+    (bytes / target - 1.0).abs() <= SIZE_TOLERANCE
+}
+
+/// The setting whose mean frame size is closest to `target`, if within [`SIZE_TOLERANCE`].
+fn closest<T: Copy>(tried: &[(T, f64)], target: f64) -> Option<T> {
+    let &(best, mean) = tried.iter().min_by(|a, b| (a.1 - target).abs().total_cmp(&(b.1 - target).abs()))?;
+    within(mean, target).then_some(best)
+}
+
+fn sizes<T: std::fmt::Display>(tried: &[(T, f64)]) -> String {
+    tried.iter().map(|(setting, bytes)| format!("{setting}: {:.1} KB", bytes / 1e3)).collect::<Vec<_>>().join(", ")
+}
+
+/// The CLI's mean frame size at `-q:v` 2, 3, ... (best usual quality, biggest frames, first)
+/// until one is within [`SIZE_TOLERANCE`] of `target` bytes (the best quality that matches the
+/// worker's size is used) or smaller than it.
+fn calibrate_cli(clip: &Path, settings: &VideoSettings, width: u32, target: f64, dir: &Path) -> anyhow::Result<Vec<(u32, f64)>> {
+    let mut tried = Vec::new();
+    for q in 2..=31 {
+        extract_cli(clip, settings, q, width, false, dir)?;
+        let mean = mean_frame_bytes(dir)?;
+        tried.push((q, mean));
+        if mean <= target || within(mean, target) {
+            break;
+        }
+    }
+    Ok(tried)
+}
+
+/// The worker's mean frame size at qualities from `start` down by 5, then by 1 near
+/// `target` bytes, until the frames get smaller than the target.
+fn calibrate_worker(clip: &Path, plan: &SamplePlan, start: u8, target: f64, dir: &Path) -> anyhow::Result<Vec<(u8, f64)>> {
+    let mut tried: Vec<(u8, f64)> = Vec::new();
+    let measure = |quality: u8, tried: &mut Vec<(u8, f64)>| -> anyhow::Result<f64> {
+        extract_rust(clip, plan, quality, dir)?;
+        let mean = mean_frame_bytes(dir)?;
+        tried.push((quality, mean));
+        Ok(mean)
+    };
+    let mut quality = start;
+    while measure(quality, &mut tried)? > target && quality > 5 {
+        quality -= 5;
+    }
+    // Refine between the last quality above the target and the first at or below it.
+    for q in (quality + 1..quality.saturating_add(5).min(start)).rev() {
+        if measure(q, &mut tried)? <= target {
+            break;
+        }
+    }
+    Ok(tried)
 }
 
 #[cfg(test)]
@@ -270,7 +408,7 @@ mod tests {
             every_seconds: 1.0,
             frame_width: 160,
             jpeg_quality: 85,
-            ffmpeg_qscale: 3,
+            ffmpeg_qscale: Some(3),
             repeats: 1,
         };
         let spec = clip_spec(&settings);

@@ -2,11 +2,14 @@
 //! each activity was scheduled, started and closed, which children it started and whether it
 //! continued as new. The analysis splits an image's wall time into activity time (at least one
 //! of its activities running), queueing (activities scheduled, none running yet) and
-//! orchestration (neither: workflow tasks, child starts, result delivery).
+//! orchestration (neither: workflow tasks, child starts, result delivery). It also counts the
+//! events that are Temporal Cloud billable actions ([`ActionCounts`]).
 
 use prost::Message as _;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
@@ -42,6 +45,90 @@ pub struct RunTimeline {
     pub events: usize,
     /// Encoded size of the history, bytes.
     pub bytes: usize,
+    /// Its billable actions.
+    pub actions: ActionCounts,
+}
+
+/// The Temporal Cloud billable actions a history shows (docs.temporal.io/cloud/actions), by
+/// kind. Only what history events record: queries are not in a history, and heartbeats are
+/// not events at all (see `heartbeats_seen`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ActionCounts {
+    /// `WorkflowExecutionStarted`: every run, whether started by a client, as a child or by
+    /// continue-as-new.
+    pub workflow_starts: u64,
+    /// `StartChildWorkflowExecutionInitiated`: Cloud bills a child as two actions, the parent's
+    /// start and the child's execution; this is the first, the child's own
+    /// `WorkflowExecutionStarted` the second.
+    pub child_starts: u64,
+    /// Activity attempts: "activity started or retried" is one action per attempt. A history
+    /// records one `ActivityTaskStarted` per activity, carrying the attempt number of the
+    /// last attempt, which is what is added up.
+    pub activity_attempts: u64,
+    /// `TimerStarted`.
+    pub timers: u64,
+    /// `WorkflowExecutionSignaled` (counted where the signal lands, so a signal between two
+    /// workflows of the tree counts once).
+    pub signals: u64,
+    /// `UpsertWorkflowSearchAttributes`, except upserts of `TemporalChangeVersion` alone.
+    pub search_attribute_upserts: u64,
+    /// Workflow tasks that recorded markers (local activities, side effects, patches): Cloud
+    /// counts all the `RecordMarker` commands of one workflow task as one action.
+    pub marker_batches: u64,
+    /// `WorkflowExecutionUpdateAccepted` and `...Rejected`.
+    pub updates: u64,
+    /// `WorkflowExecutionOptionsUpdated`.
+    pub options_updates: u64,
+    /// Heartbeats the history shows: a heartbeat is an action when it reaches the server, but
+    /// it writes no event; its details surface only in a timed-out activity's
+    /// `last_heartbeat_details`, in the details of a cancelled one, or in the last failure a
+    /// retried attempt starts with. One per activity showing any: a lower bound, 0 when every
+    /// activity succeeded at its first attempt.
+    pub heartbeats_seen: u64,
+}
+
+impl ActionCounts {
+    /// All actions.
+    pub fn total(&self) -> u64 {
+        self.workflow_starts
+            + self.child_starts
+            + self.activity_attempts
+            + self.timers
+            + self.signals
+            + self.search_attribute_upserts
+            + self.marker_batches
+            + self.updates
+            + self.options_updates
+            + self.heartbeats_seen
+    }
+
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &ActionCounts) {
+        self.workflow_starts += other.workflow_starts;
+        self.child_starts += other.child_starts;
+        self.activity_attempts += other.activity_attempts;
+        self.timers += other.timers;
+        self.signals += other.signals;
+        self.search_attribute_upserts += other.search_attribute_upserts;
+        self.marker_batches += other.marker_batches;
+        self.updates += other.updates;
+        self.options_updates += other.options_updates;
+        self.heartbeats_seen += other.heartbeats_seen;
+    }
+}
+
+/// True when a failure (or one of its causes) is a timeout carrying heartbeat details.
+fn carries_heartbeat(failure: Option<&Failure>) -> bool {
+    let mut next = failure;
+    while let Some(f) = next {
+        if let Some(FailureInfo::TimeoutFailureInfo(t)) = &f.failure_info
+            && t.last_heartbeat_details.as_ref().is_some_and(|d| !d.payloads.is_empty())
+        {
+            return true;
+        }
+        next = f.cause.as_deref();
+    }
+    false
 }
 
 fn seconds(event: &HistoryEvent) -> f64 {
@@ -59,7 +146,12 @@ pub fn timeline(events: &[HistoryEvent]) -> RunTimeline {
         continued_as: None,
         events: events.len(),
         bytes: events.iter().map(|e| e.encoded_len()).sum(),
+        actions: ActionCounts::default(),
     };
+    // Activities (by scheduled event id) whose heartbeat details the history shows, and the
+    // workflow tasks that recorded markers.
+    let mut heartbeat_seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut marker_batches: std::collections::HashSet<i64> = std::collections::HashSet::new();
     // Scheduled event id -> index in `activities`.
     let mut by_schedule: HashMap<i64, usize> = HashMap::new();
     let close = |run: &mut RunTimeline, by_schedule: &HashMap<i64, usize>, scheduled_event_id: i64, at: f64| {
@@ -72,6 +164,7 @@ pub fn timeline(events: &[HistoryEvent]) -> RunTimeline {
         match &event.attributes {
             Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
                 run.workflow_type = a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+                run.actions.workflow_starts += 1;
             }
             Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
                 by_schedule.insert(event.event_id, run.activities.len());
@@ -82,11 +175,44 @@ pub fn timeline(events: &[HistoryEvent]) -> RunTimeline {
                 if let Some(&i) = by_schedule.get(&a.scheduled_event_id) {
                     run.activities[i].started = Some(at);
                 }
+                run.actions.activity_attempts += u64::try_from(a.attempt.max(1)).unwrap_or(1);
+                if carries_heartbeat(a.last_failure.as_ref()) {
+                    heartbeat_seen.insert(a.scheduled_event_id);
+                }
             }
             Some(Attributes::ActivityTaskCompletedEventAttributes(a)) => close(&mut run, &by_schedule, a.scheduled_event_id, at),
             Some(Attributes::ActivityTaskFailedEventAttributes(a)) => close(&mut run, &by_schedule, a.scheduled_event_id, at),
-            Some(Attributes::ActivityTaskTimedOutEventAttributes(a)) => close(&mut run, &by_schedule, a.scheduled_event_id, at),
-            Some(Attributes::ActivityTaskCanceledEventAttributes(a)) => close(&mut run, &by_schedule, a.scheduled_event_id, at),
+            Some(Attributes::ActivityTaskTimedOutEventAttributes(a)) => {
+                close(&mut run, &by_schedule, a.scheduled_event_id, at);
+                if carries_heartbeat(a.failure.as_ref()) {
+                    heartbeat_seen.insert(a.scheduled_event_id);
+                }
+            }
+            Some(Attributes::ActivityTaskCanceledEventAttributes(a)) => {
+                close(&mut run, &by_schedule, a.scheduled_event_id, at);
+                if a.details.as_ref().is_some_and(|d| !d.payloads.is_empty()) {
+                    heartbeat_seen.insert(a.scheduled_event_id);
+                }
+            }
+            Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_)) => run.actions.child_starts += 1,
+            Some(Attributes::TimerStartedEventAttributes(_)) => run.actions.timers += 1,
+            Some(Attributes::WorkflowExecutionSignaledEventAttributes(_)) => run.actions.signals += 1,
+            Some(Attributes::UpsertWorkflowSearchAttributesEventAttributes(a)) => {
+                let only_change_version = a
+                    .search_attributes
+                    .as_ref()
+                    .is_some_and(|s| !s.indexed_fields.is_empty() && s.indexed_fields.keys().all(|k| k == "TemporalChangeVersion"));
+                if !only_change_version {
+                    run.actions.search_attribute_upserts += 1;
+                }
+            }
+            Some(Attributes::MarkerRecordedEventAttributes(a)) => {
+                marker_batches.insert(a.workflow_task_completed_event_id);
+            }
+            Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(_) | Attributes::WorkflowExecutionUpdateRejectedEventAttributes(_)) => {
+                run.actions.updates += 1;
+            }
+            Some(Attributes::WorkflowExecutionOptionsUpdatedEventAttributes(_)) => run.actions.options_updates += 1,
             Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(a)) => {
                 if let Some(execution) = &a.workflow_execution {
                     run.children.push((execution.workflow_id.clone(), execution.run_id.clone()));
@@ -98,6 +224,8 @@ pub fn timeline(events: &[HistoryEvent]) -> RunTimeline {
             _ => {}
         }
     }
+    run.actions.heartbeats_seen = heartbeat_seen.len() as u64;
+    run.actions.marker_batches = marker_batches.len() as u64;
     run
 }
 
@@ -186,6 +314,8 @@ pub struct HistoryStats {
     pub mean_events: f64,
     /// Mean encoded history size per run, bytes.
     pub mean_bytes: f64,
+    /// Mean billable actions per run ([`ActionCounts::total`]).
+    pub mean_actions: f64,
 }
 
 /// Activity statistics over many runs, by activity type.
@@ -210,17 +340,18 @@ pub fn activity_stats<'a>(runs: impl IntoIterator<Item = &'a RunTimeline>) -> BT
 
 /// History sizes over many runs, by workflow type.
 pub fn history_stats<'a>(runs: impl IntoIterator<Item = &'a RunTimeline>) -> BTreeMap<String, HistoryStats> {
-    let mut sums: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut sums: BTreeMap<String, (usize, usize, usize, u64)> = BTreeMap::new();
     for run in runs {
         let entry = sums.entry(run.workflow_type.clone()).or_default();
         entry.0 += 1;
         entry.1 += run.events;
         entry.2 += run.bytes;
+        entry.3 += run.actions.total();
     }
     sums.into_iter()
-        .map(|(name, (runs, events, bytes))| {
+        .map(|(name, (runs, events, bytes, actions))| {
             let n = runs.max(1) as f64;
-            (name, HistoryStats { runs, mean_events: events as f64 / n, mean_bytes: bytes as f64 / n })
+            (name, HistoryStats { runs, mean_events: events as f64 / n, mean_bytes: bytes as f64 / n, mean_actions: actions as f64 / n })
         })
         .collect()
 }
@@ -228,10 +359,12 @@ pub fn history_stats<'a>(runs: impl IntoIterator<Item = &'a RunTimeline>) -> BTr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use temporalio_common::protos::temporal::api::common::v1::{ActivityType, WorkflowExecution, WorkflowType};
+    use temporalio_common::protos::temporal::api::common::v1::{ActivityType, Payload, Payloads, WorkflowExecution, WorkflowType};
+    use temporalio_common::protos::temporal::api::failure::v1::TimeoutFailureInfo;
     use temporalio_common::protos::temporal::api::history::v1::{
         ActivityTaskCompletedEventAttributes, ActivityTaskScheduledEventAttributes, ActivityTaskStartedEventAttributes,
-        ChildWorkflowExecutionStartedEventAttributes, WorkflowExecutionCompletedEventAttributes, WorkflowExecutionStartedEventAttributes,
+        ChildWorkflowExecutionStartedEventAttributes, MarkerRecordedEventAttributes, WorkflowExecutionCompletedEventAttributes,
+        WorkflowExecutionStartedEventAttributes,
     };
 
     fn event(id: i64, at: f64, attributes: Attributes) -> HistoryEvent {
@@ -298,6 +431,70 @@ mod tests {
         assert!(run.bytes > 0);
         let stats = activity_stats([&run]);
         assert_eq!(stats["SplitTiles"], ActivityStats { count: 1, mean_queued_ms: 500.0, mean_running_ms: 2000.0 });
+        assert_eq!(run.actions, ActionCounts { workflow_starts: 1, activity_attempts: 1, ..Default::default() });
+    }
+
+    #[test]
+    fn counts_billable_actions() {
+        let payloads = Payloads { payloads: vec![Payload { data: b"3".to_vec(), ..Default::default() }] };
+        let timeout = Failure {
+            failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo { last_heartbeat_details: Some(payloads), ..Default::default() })),
+            ..Default::default()
+        };
+        let mut events = sample_history();
+        let marker = |id: i64, name: &str, task: i64| {
+            event(
+                id,
+                102.0,
+                Attributes::MarkerRecordedEventAttributes(MarkerRecordedEventAttributes {
+                    marker_name: name.into(),
+                    workflow_task_completed_event_id: task,
+                    ..Default::default()
+                }),
+            )
+        };
+        events.extend([
+            event(20, 105.0, Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(Default::default())),
+            event(21, 105.0, Attributes::TimerStartedEventAttributes(Default::default())),
+            event(22, 105.0, Attributes::WorkflowExecutionSignaledEventAttributes(Default::default())),
+            event(23, 105.0, Attributes::UpsertWorkflowSearchAttributesEventAttributes(Default::default())),
+            marker(24, "core_local_activity", 4),
+            marker(25, "core_local_activity", 4),
+            marker(26, "core_patch", 8),
+            event(
+                30,
+                106.0,
+                Attributes::ActivityTaskScheduledEventAttributes(ActivityTaskScheduledEventAttributes {
+                    activity_type: Some(ActivityType { name: "ComputeTileMetrics".into() }),
+                    ..Default::default()
+                }),
+            ),
+            event(
+                31,
+                106.5,
+                Attributes::ActivityTaskStartedEventAttributes(ActivityTaskStartedEventAttributes {
+                    scheduled_event_id: 30,
+                    attempt: 3,
+                    last_failure: Some(timeout),
+                    ..Default::default()
+                }),
+            ),
+        ]);
+        let run = timeline(&events);
+        let expected = ActionCounts {
+            workflow_starts: 1,
+            child_starts: 1,
+            activity_attempts: 4,
+            timers: 1,
+            signals: 1,
+            search_attribute_upserts: 1,
+            marker_batches: 2,
+            heartbeats_seen: 1,
+            ..Default::default()
+        };
+        assert_eq!(run.actions, expected);
+        assert_eq!(run.actions.total(), 12);
+        assert_eq!(history_stats([&run])["ImagePipeline"].mean_actions, 12.0);
     }
 
     #[test]

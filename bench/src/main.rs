@@ -2,16 +2,19 @@
 //!
 //! 1. orchestration: a trivial 3-activity workflow, Rust worker vs Python `temporalio` worker;
 //! 2. image analysis kernel: the accuracy metrics vs Pillow + NumPy, numbers checked to agree;
-//! 3. end to end: a batch of 1-megapixel navad images through the automation pipeline on the
-//!    embedded stack, and where the time goes;
-//! 4. video frame extraction: the video worker's code vs the `ffmpeg` CLI;
-//! 5. memory: idle and peak RSS of each worker process vs the Python worker.
+//! 3. end to end: batches of images (1 MP navad, 12 MP navad, navad + satellite GeoTIFFs)
+//!    through the automation pipeline, the Rust fleet vs its Python twin, each on its own
+//!    embedded stack: throughput, CPU of every process, memory, history events, billable
+//!    actions, and where the time goes;
+//! 4. video frame extraction: the video worker's code vs the `ffmpeg` CLI, at equal JPEG size;
+//! 5. memory: idle and peak RSS of each worker process vs its Python counterpart.
 //!
 //! Run it with `bench/run.sh [--quick]`, which installs the Python peer into bench/.venv and
 //! builds this binary and the worker binaries in release mode. The JSON report goes to
 //! bench/results/. See bench/README.md.
 
 mod extraction;
+mod fleet_stack;
 mod history;
 mod kernel;
 mod machine;
@@ -19,6 +22,7 @@ mod orchestration;
 mod peer;
 mod pipeline;
 mod report;
+mod server_metrics;
 mod stackutil;
 
 use anyhow::Context as _;
@@ -60,12 +64,28 @@ struct RunArgs {
     /// Orchestration: measured rounds per side, alternating order [default: 2].
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// End to end: images in the batch [default: 100, quick 20].
+    /// End to end: images in the 1 MP navad batch, 0 to skip it [default: 100, quick 20].
     #[arg(long)]
     images: Option<usize>,
-    /// End to end: image side in pixels (square) [default: 1024, i.e. 1 MP].
+    /// End to end: side of the 1 MP batch's images, in pixels (square).
     #[arg(long, default_value_t = 1024)]
     image_side: u32,
+    /// End to end: images in the 12 MP navad batch, 0 to skip it [default: 12, quick 4].
+    #[arg(long)]
+    large_images: Option<usize>,
+    /// End to end: size of the 12 MP batch's images, WIDTHxHEIGHT.
+    #[arg(long, default_value = "4000x3000", value_parser = parse_size)]
+    large_size: (u32, u32),
+    /// End to end: images in the mixed batch (1 MP navad and satellite GeoTIFFs in turn), 0 to
+    /// skip it [default: 40, quick 12].
+    #[arg(long)]
+    mix_images: Option<usize>,
+    /// End to end: side of the mixed batch's satellite GeoTIFFs, in pixels (square).
+    #[arg(long, default_value_t = 1024)]
+    satellite_side: u32,
+    /// End to end: run the Rust fleet alone, without its Python twin (bench/peer/fleet_twin).
+    #[arg(long)]
+    no_twin: bool,
     /// Kernel: tiles of 256x256 [default: 64, quick 16].
     #[arg(long)]
     small_tiles: Option<u32>,
@@ -75,6 +95,9 @@ struct RunArgs {
     /// Video: clip length in seconds [default: 60, quick 12].
     #[arg(long)]
     video_seconds: Option<u32>,
+    /// Video: the CLI's -q:v [default: calibrated to the worker's JPEG size, within 10 %].
+    #[arg(long)]
+    ffmpeg_qscale: Option<u32>,
     /// Kernel and video: runs per measurement, the best kept [default: 5 kernel / 3 video,
     /// quick 3 / 2].
     #[arg(long)]
@@ -95,6 +118,13 @@ struct RunArgs {
     /// Keep the scratch directory instead of removing it.
     #[arg(long)]
     keep_scratch: bool,
+}
+
+/// `WIDTHxHEIGHT`.
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once('x').ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT"));
+    Ok((parse(w)?, parse(h)?))
 }
 
 fn main() -> std::process::ExitCode {
@@ -186,7 +216,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             every_seconds: 1.0,
             frame_width: contracts::video::FrameSettings::default().max_width,
             jpeg_quality: contracts::video::FrameSettings::default().jpeg_quality,
-            ffmpeg_qscale: 2,
+            ffmpeg_qscale: args.ffmpeg_qscale,
             repeats: pick(repeats, 3, 2),
         };
         Some(extraction::run(&settings, &dir.join("video")).await.context("video section")?)
@@ -207,9 +237,25 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None
     };
     let end_to_end = if wants(Section::EndToEnd) {
-        println!("[end-to-end] automation pipeline on the embedded stack");
-        let settings = pipeline::EndToEndSettings { images: pick(args.images, 100, 20), width: args.image_side, height: args.image_side };
-        Some(pipeline::run(&settings, &dir.join("stack")).await.context("end-to-end section")?)
+        println!("[end-to-end] automation pipeline: the Rust fleet vs its Python twin, each on its own embedded stack");
+        let side = args.image_side;
+        let batch = |name: &str, images: usize, (navad_width, navad_height): (u32, u32), satellite_every: usize| pipeline::BatchSpec {
+            name: name.to_owned(),
+            images,
+            navad_width,
+            navad_height,
+            satellite_every,
+            satellite_side: args.satellite_side,
+        };
+        let batches = vec![
+            batch("navad-1mp", pick(args.images, 100, 20), (side, side), 0),
+            batch("navad-12mp", pick(args.large_images, 12, 4), args.large_size, 0),
+            batch("mix", pick(args.mix_images, 40, 12), (side, side), 2),
+        ];
+        let settings = pipeline::EndToEndSettings { batches: batches.into_iter().filter(|b| b.images > 0).collect() };
+        // Absolute (the twin runs in the peer directory), symlinks kept (a venv's python is one).
+        let twin = fleet_stack::Twin { python: std::path::absolute(&args.python)?, peer_dir: std::path::absolute(&args.peer_dir)? };
+        Some(pipeline::run(&settings, (!args.no_twin).then_some(&twin), &dir.join("end-to-end")).await.context("end-to-end section")?)
     } else {
         None
     };
@@ -223,6 +269,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     println!("report: {} (in {:.0} s)", path.display(), started.elapsed().as_secs_f64());
     if args.keep_scratch {
         println!("scratch kept: {}", scratch.keep().display());
+    }
+    if let Some(e) = &report.end_to_end {
+        e.check_verdicts().context("end-to-end section")?;
     }
     Ok(())
 }

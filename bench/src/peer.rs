@@ -1,5 +1,6 @@
 //! Processes the harness starts: long-running workers that announce `ready` on stdout (the
-//! Rust and Python orchestration workers), and one-shot Python scripts whose stdout is JSON.
+//! Rust and Python orchestration workers, the S3 endpoint), services whose whole output goes to
+//! a log (the fleets' workers), and one-shot Python scripts whose stdout is JSON.
 
 use anyhow::Context as _;
 use std::path::Path;
@@ -32,6 +33,50 @@ impl ChildProcess {
         Ok(Self { name: name.to_owned(), child, stdout, log: log.to_owned() })
     }
 
+    /// Starts `program args` in `cwd` with `env` added to the harness's environment, stdout and
+    /// stderr appended to `log` (readiness is for the caller to observe, e.g. task-queue
+    /// pollers).
+    pub fn spawn_service(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        cwd: Option<&Path>,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let open = || std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("opening {}", log.display()));
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(open()?)
+            .stderr(open()?)
+            .kill_on_drop(true);
+        if let Some(dir) = cwd {
+            command.current_dir(dir);
+        }
+        let child = command.spawn().with_context(|| format!("starting the {name}: {}", program.display()))?;
+        Ok(Self { name: name.to_owned(), child, stdout: None, log: log.to_owned() })
+    }
+
+    /// The process's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The last lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(lines).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{}:\n{}", self.log.display(), tail.join("\n"))
+    }
+
     /// Waits for the line `ready`; later output goes to the log (so a full pipe never blocks
     /// the child).
     pub async fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
@@ -46,11 +91,7 @@ impl ChildProcess {
             Ok(false)
         };
         let outcome = tokio::time::timeout(limit, wait).await;
-        let failure = |what: String| {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
-            anyhow::anyhow!("the {} {what}; its log {}:\n{}", self.name, self.log.display(), tail.join("\n"))
-        };
+        let failure = |what: String| anyhow::anyhow!("the {} {what}; its log {}", self.name, self.log_tail(15));
         match outcome {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => return Err(failure("exited before it was ready".into())),

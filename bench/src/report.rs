@@ -3,22 +3,34 @@
 //! the Rust side": throughput over the peer's, or the peer's time or memory over Rust's.
 
 use crate::extraction::VideoResult;
+use crate::fleet_stack::Part;
 use crate::kernel::KernelResult;
 use crate::machine::{Machine, Rss};
 use crate::orchestration::OrchestrationResult;
-use crate::pipeline::EndToEndResult;
+use crate::pipeline::{EndToEndResult, FleetBatch};
 use serde::Serialize;
 
-/// Resident memory of one worker process, for the memory section.
+/// Resident memory of one process, for the memory section.
 #[derive(Debug, Clone, Serialize)]
-pub struct MemoryRow {
-    /// Which worker.
-    pub worker: String,
+pub struct MemorySide {
+    /// Which process.
+    pub label: String,
     /// Once connected and polling, MiB.
     pub idle_mib: f64,
     /// High-water mark over its run, MiB.
     pub peak_mib: f64,
-    /// What drove it to its peak.
+}
+
+/// A Rust worker and its peer doing the same job, for the memory section.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryRow {
+    /// The job both do.
+    pub worker: String,
+    /// The Rust process.
+    pub rust: MemorySide,
+    /// The peer process doing the same job, when there is one.
+    pub peer: Option<MemorySide>,
+    /// What drove them to their peak.
     pub peak_during: String,
 }
 
@@ -49,28 +61,29 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// The memory rows: the two orchestration workers, then every fleet worker binary.
+/// The memory rows: the orchestration section's two workers, then each worker of the Rust
+/// fleet with the twin's worker of the same role.
 pub fn memory_rows(orchestration: Option<&OrchestrationResult>, end_to_end: Option<&EndToEndResult>) -> Vec<MemoryRow> {
-    let row = |worker: String, idle: &Rss, after: &Rss, peak_during: String| MemoryRow {
-        worker,
-        idle_mib: mib(idle.current_kib),
-        peak_mib: mib(after.peak_kib),
-        peak_during,
-    };
+    let side = |label: String, idle: &Rss, peak_kib: u64| MemorySide { label, idle_mib: mib(idle.current_kib), peak_mib: mib(peak_kib) };
     let mut rows = Vec::new();
     if let Some(o) = orchestration {
-        let during = format!("{} BenchChain workflows", o.rust.workflows + o.settings.warmup);
-        rows.push(row("Python temporalio worker (peer)".into(), &o.python.idle, &o.python.after, during.clone()));
-        rows.push(row("Rust bench worker (same workflow)".into(), &o.rust.idle, &o.rust.after, during));
+        rows.push(MemoryRow {
+            worker: "orchestration worker (BenchChain)".into(),
+            rust: side("Rust bench worker".into(), &o.rust.idle, o.rust.after.peak_kib),
+            peer: Some(side(format!("Python temporalio {}", o.python_sdk), &o.python.idle, o.python.after.peak_kib)),
+            peak_during: format!("{} BenchChain workflows", o.rust.workflows + o.settings.warmup),
+        });
     }
     if let Some(e) = end_to_end {
+        let during = e.batches.iter().map(|b| format!("{} ({})", b.spec.name, b.spec.images)).collect::<Vec<_>>().join(", ");
         for w in &e.workers {
-            rows.push(row(
-                w.binary.clone(),
-                &w.idle,
-                &w.after,
-                format!("{} x {:.1} MP images end to end", e.settings.images, e.megapixels_per_image),
-            ));
+            let twin = e.twin_workers.iter().find(|t| t.role == w.role);
+            rows.push(MemoryRow {
+                worker: format!("{} worker", w.role),
+                rust: side(format!("{}-worker", w.role), &w.idle, w.peak_kib),
+                peer: twin.map(|t| side(format!("fleet_twin --role {}", t.role), &t.idle, t.peak_kib)),
+                peak_during: format!("end-to-end batches {during}"),
+            });
         }
     }
     rows
@@ -78,6 +91,84 @@ pub fn memory_rows(orchestration: Option<&OrchestrationResult>, end_to_end: Opti
 
 fn ratio(x: f64) -> String {
     if x.is_finite() { format!("{x:.2}x") } else { "-".into() }
+}
+
+/// The end-to-end rows: per batch, throughput, CPU, memory, history and the time split, the
+/// Rust fleet against the twin.
+fn end_to_end_rows(e: &EndToEndResult, rows: &mut Vec<[String; 4]>) {
+    for b in &e.batches {
+        let what = format!("End to end, {}", b.spec.describe());
+        let (r, t) = (&b.rust, b.twin.as_ref());
+        let peer = |f: &dyn Fn(&FleetBatch) -> String| t.map_or_else(|| "-".into(), f);
+        let better = |f: &dyn Fn(&FleetBatch) -> f64, higher_is_better: bool| {
+            t.map_or("-".into(), |t| ratio(if higher_is_better { f(r) / f(t) } else { f(t) / f(r) }))
+        };
+        let sdk = e.twin_sdk.as_deref().map(|v| format!(", temporalio {v}")).unwrap_or_default();
+        let verdicts = match (b.verdicts_compared, b.verdict_differences.len()) {
+            (0, _) => String::new(),
+            (n, 0) => format!(", same verdict and score for all {n}"),
+            (n, d) => format!(", VERDICTS DIFFER on {d} of {n}"),
+        };
+        rows.push([
+            format!("{what}: images/s as the client sees it{verdicts}"),
+            format!("{:.2} images/s", r.images_per_second),
+            match (t, &e.twin_missing) {
+                (Some(t), _) => format!("{:.2} images/s (Python twin{sdk})", t.images_per_second),
+                (None, Some(why)) => format!("- (twin not run: {why})"),
+                (None, None) => "-".into(),
+            },
+            better(&|f| f.images_per_second, true),
+        ]);
+        let cpu = |f: &FleetBatch| {
+            let c = &f.cpu_seconds_per_image;
+            format!("{:.3} s (server {:.3}, S3 {:.3}, workers {:.3})", c.total, c.server, c.s3, c.workers)
+        };
+        rows.push([
+            format!("{what}: CPU seconds per image, every process of the stack"),
+            cpu(r),
+            peer(&cpu),
+            better(&|f| f.cpu_seconds_per_image.total, false),
+        ]);
+        let workers = r.processes.iter().filter(|p| p.part == Part::Worker).count();
+        rows.push([
+            format!("{what}: peak RSS of the {workers} workers, summed"),
+            format!("{:.0} MiB", r.workers_peak_rss_mib),
+            peer(&|t| format!("{:.0} MiB", t.workers_peak_rss_mib)),
+            better(&|f| f.workers_peak_rss_mib, false),
+        ]);
+        let history = |f: &FleetBatch| format!("{:.1} / {:.1}", f.events_per_image, f.actions_per_image);
+        rows.push([
+            format!("{what}: history events / billable actions per image"),
+            history(r),
+            peer(&history),
+            t.map_or("-".into(), |t| {
+                format!("{} / {}", ratio(t.events_per_image / r.events_per_image), ratio(t.actions_per_image / r.actions_per_image))
+            }),
+        ]);
+        if r.server_actions_per_image.is_some() {
+            let server = |f: &FleetBatch| match (f.server_actions_per_image, f.server_heartbeats_per_image) {
+                (Some(all), Some(heartbeats)) => format!("{all:.1} (heartbeats {heartbeats:.1})"),
+                _ => "-".into(),
+            };
+            rows.push([
+                format!("{what}: billable actions per image, the server's action counter (heartbeats included)"),
+                server(r),
+                peer(&server),
+                better(&|f| f.server_actions_per_image.unwrap_or(f64::NAN), false),
+            ]);
+        }
+        let split = |f: &FleetBatch| {
+            let s = &f.per_image;
+            format!(
+                "activities {:.0} %, queued {:.0} %, orchestration {:.0} % ({:.2} s per image)",
+                s.activity_share * 100.0,
+                s.queued_share * 100.0,
+                s.orchestration_share * 100.0,
+                f.orchestration_seconds_per_image
+            )
+        };
+        rows.push([format!("{what}: each image's wall time"), split(r), peer(&split), better(&|f| f.orchestration_seconds_per_image, false)]);
+    }
 }
 
 /// The Markdown table of the run.
@@ -126,8 +217,13 @@ pub fn table(report: &Report) -> String {
         );
         rows.push([
             what.clone(),
-            format!("{:.1} frames/s", v.rust.frames_per_second),
-            format!("{:.1} frames/s (ffmpeg CLI)", v.ffmpeg.frames_per_second),
+            format!("{:.1} frames/s ({:.1} KB per frame, quality {})", v.rust.frames_per_second, v.rust_frame_bytes / 1e3, v.rust_quality),
+            format!(
+                "{:.1} frames/s (ffmpeg CLI, {:.1} KB per frame, -q:v {})",
+                v.ffmpeg.frames_per_second,
+                v.ffmpeg_frame_bytes / 1e3,
+                v.ffmpeg_qscale
+            ),
             ratio(v.speedup),
         ]);
         rows.push([
@@ -145,37 +241,18 @@ pub fn table(report: &Report) -> String {
         ]);
     }
     if let Some(e) = &report.end_to_end {
-        let s = &e.per_image;
-        rows.push([
-            format!("End to end: {} navad images of {:.1} MP, automation pipeline, embedded stack", e.settings.images, e.megapixels_per_image),
-            format!("{:.2} images/s", e.images_per_second),
-            "-".into(),
-            "-".into(),
-        ]);
-        rows.push([
-            "End to end: share of each image's wall time".into(),
-            format!(
-                "activities {:.0} %, queued {:.0} %, orchestration {:.0} %",
-                s.activity_share * 100.0,
-                s.queued_share * 100.0,
-                s.orchestration_share * 100.0
-            ),
-            "-".into(),
-            "-".into(),
-        ]);
+        end_to_end_rows(e, &mut rows);
     }
-    let python = report.memory.iter().find(|r| r.worker.starts_with("Python"));
     for row in &report.memory {
-        if row.worker.starts_with("Python") {
-            continue;
-        }
-        let (idle_ratio, peak_ratio, peer) = match python {
-            Some(p) => (p.idle_mib / row.idle_mib, p.peak_mib / row.peak_mib, format!("{:.0} / {:.0} MiB (Python worker)", p.idle_mib, p.peak_mib)),
-            None => (f64::NAN, f64::NAN, "-".into()),
+        let (peer, idle_ratio, peak_ratio) = match &row.peer {
+            Some(p) => {
+                (format!("{:.0} / {:.0} MiB ({})", p.idle_mib, p.peak_mib, p.label), p.idle_mib / row.rust.idle_mib, p.peak_mib / row.rust.peak_mib)
+            }
+            None => ("-".into(), f64::NAN, f64::NAN),
         };
         rows.push([
             format!("Memory idle / peak: {}", row.worker),
-            format!("{:.0} / {:.0} MiB", row.idle_mib, row.peak_mib),
+            format!("{:.0} / {:.0} MiB ({})", row.rust.idle_mib, row.rust.peak_mib, row.rust.label),
             peer,
             format!("{} / {}", ratio(idle_ratio), ratio(peak_ratio)),
         ]);
@@ -195,6 +272,11 @@ pub fn table(report: &Report) -> String {
     for [a, b, c, d] in rows {
         out.push_str(&format!("| {a} | {b} | {c} | {d} |\n"));
     }
-    out.push_str("\nRust advantage: the Rust side's throughput over the peer's, or the peer's time or memory over the Rust side's (above 1: Rust is better).\n");
+    out.push_str("\nRust advantage: the Rust side's throughput over the peer's, or the peer's time, memory, events or actions over the Rust side's (above 1: Rust is better).\n");
+    if report.end_to_end.is_some() {
+        out.push_str(
+            "End to end: CPU is user + system time of every process of each fleet's stack (dev server, S3 endpoint process, workers, with their children) over the batch, from /proc; billable actions as Temporal Cloud counts them, from the histories of every workflow of the batch (heartbeats only where a history shows their details); the wall-time row's ratio is the orchestration seconds per image.\n",
+        );
+    }
     out
 }

@@ -38,6 +38,14 @@ async fn pollers(client: &Client, namespace: &str, task_queue: &str, kind: TaskQ
     Ok(response.into_inner().pollers.len())
 }
 
+/// True when `task_queue` has pollers of either kind (a worker that serves only workflows or
+/// only activities polls one kind).
+pub async fn has_pollers(client: &Client, namespace: &str, task_queue: &str) -> anyhow::Result<bool> {
+    Ok(pollers(client, namespace, task_queue, TaskQueueType::Workflow).await?
+        + pollers(client, namespace, task_queue, TaskQueueType::Activity).await?
+        > 0)
+}
+
 /// Waits until `task_queue` has activity pollers and, unless `activities_only`, workflow
 /// pollers too.
 pub async fn wait_for_pollers(client: &Client, namespace: &str, task_queue: &str, activities_only: bool, limit: Duration) -> anyhow::Result<()> {

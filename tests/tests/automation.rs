@@ -318,12 +318,13 @@ async fn bad_batches_fail_at_once_naming_the_problem() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The runs behind the replay fixtures of every worker of the automation pipeline: both runs of
-/// a batch that continues as new once, the `ImagePipeline` runs of a navad image, a detected
-/// satellite image and a corrupt file (orchestrator), and their children: `IngestImage` of the
-/// navad and the corrupt image (ingestion), `AnalyzeAccuracy` (accuracy-dispatcher) and
-/// `Geolocalize` (geolocalization). Recorded when `RECORD_HISTORIES` asks (see
-/// `testkit::replay`): `RECORD_HISTORIES=1 cargo test -p fleet-tests --test automation`.
+/// The runs behind the orchestrator's replay fixtures: both runs of a batch that continues as
+/// new once, and the `ImagePipeline` runs (one task per step) of a navad image, a detected
+/// satellite image and a corrupt file. Recorded when `RECORD_HISTORIES` asks (see
+/// `testkit::replay`): `RECORD_HISTORIES=1 cargo test -p fleet-tests --test automation`. The
+/// `IngestImage`, `AnalyzeAccuracy` and `Geolocalize` fixtures of the other workers were
+/// recorded from this test when `ImagePipeline` still ran its steps as children; they stay as
+/// they are, the proof that such runs still replay.
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_fixture_runs() -> anyhow::Result<()> {
     let (stack, _workers) = stack_with(&ALL_WORKERS).await?;
@@ -352,13 +353,9 @@ async fn replay_fixture_runs() -> anyhow::Result<()> {
     let runs = [
         ("orchestrator", "automation-pipeline-run-1.json", batch.clone(), handle.run_id()),
         ("orchestrator", "automation-pipeline-run-2.json", batch.clone(), None),
-        ("orchestrator", "image-pipeline-navad.json", image("0-navad-sharp.jpg"), None),
-        ("orchestrator", "image-pipeline-satellite-detected.json", image("1-satellite-wgs84.tif"), None),
-        ("orchestrator", "image-pipeline-error.json", image("2-corrupt.jpg"), None),
-        ("ingestion", "ingest-image-navad.json", image("0-navad-sharp.jpg/ingest"), None),
-        ("ingestion", "ingest-image-corrupt.json", image("2-corrupt.jpg/ingest"), None),
-        ("accuracy-dispatcher", "analyze-accuracy-navad.json", image("0-navad-sharp.jpg/accuracy"), None),
-        ("geolocalization", "geolocalize-wgs84.json", image("1-satellite-wgs84.tif/geolocalize"), None),
+        ("orchestrator", "image-pipeline-tasks-navad.json", image("0-navad-sharp.jpg"), None),
+        ("orchestrator", "image-pipeline-tasks-satellite-detected.json", image("1-satellite-wgs84.tif"), None),
+        ("orchestrator", "image-pipeline-tasks-error.json", image("2-corrupt.jpg"), None),
     ];
     for (worker, file, workflow_id, run_id) in &runs {
         replay::record(&stack.client, workflow_id, *run_id, &replay::histories_dir(worker).join(file)).await?;

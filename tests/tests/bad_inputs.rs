@@ -101,13 +101,13 @@ fn truncated_png() -> anyhow::Result<Vec<u8>> {
 
 /// Where a bad image of the automation batch fails.
 enum Step {
-    /// `ValidateImage` in the image's `IngestImage` child.
+    /// `ValidateImage`.
     Ingest,
-    /// `SplitTiles` in the image's `AnalyzeAccuracy` child (valid image, unusable for the grid).
+    /// `SplitTiles` (valid image, unusable for the grid).
     Accuracy,
-    /// `ComputeFootprint` in the image's `Geolocalize` child.
+    /// `ComputeFootprint`.
     Geolocalize,
-    /// `DetectImageKind` in the `ImagePipeline` itself (kind left to detection).
+    /// `DetectImageKind` (kind left to detection).
     Detect,
 }
 
@@ -223,13 +223,14 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
         let error = outcome.error.as_deref().unwrap_or_default();
         assert!(error.contains(&object.to_string()) && error.contains(reason) && error.contains(error_type), "{object}: {error}");
         let pipeline = orchestrator::bookkeeping::image_workflow_id(&batch_id, index as u64, &image.object);
-        let (workflow_id, activity) = match step {
-            Step::Ingest => (format!("{pipeline}/ingest"), "ValidateImage"),
-            Step::Accuracy => (format!("{pipeline}/accuracy"), "SplitTiles"),
-            Step::Geolocalize => (format!("{pipeline}/geolocalize"), "ComputeFootprint"),
-            Step::Detect => (pipeline.clone(), "DetectImageKind"),
+        // Every step is an activity of the image's `ImagePipeline`.
+        let activity = match step {
+            Step::Ingest => "ValidateImage",
+            Step::Accuracy => "SplitTiles",
+            Step::Geolocalize => "ComputeFootprint",
+            Step::Detect => "DetectImageKind",
         };
-        assert_failed_once(&stack.client, &workflow_id, activity, error_type, &object.to_string(), reason).await?;
+        assert_failed_once(&stack.client, &pipeline, activity, error_type, &object.to_string(), reason).await?;
         // Nothing is written for an image that failed before its analysis; the one that failed
         // tiling keeps the metadata JSON its valid ingestion wrote.
         match step {

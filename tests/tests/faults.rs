@@ -291,16 +291,12 @@ async fn assert_complete(stack: &TestStack, batch_id: &str, area: &str, images: 
 fn batch_workflow_ids(batch_id: &str, images: &[ImageInput]) -> Vec<String> {
     let mut ids = vec![batch_workflow_id(batch_id)];
     for (index, image) in images.iter().enumerate() {
-        let id = bookkeeping::image_workflow_id(batch_id, index as u64, &image.object);
-        for step in ["ingest", "accuracy", "geolocalize"] {
-            ids.push(format!("{id}/{step}"));
-        }
-        ids.push(id);
+        ids.push(bookkeeping::image_workflow_id(batch_id, index as u64, &image.object));
     }
     ids
 }
 
-/// The activities of every workflow of a batch (steps an image did not take are skipped).
+/// The activities of every workflow of a batch: the batch's and each `ImagePipeline`'s.
 async fn batch_activities(stack: &TestStack, batch_id: &str, images: &[ImageInput]) -> anyhow::Result<Vec<(String, ActivityRecord)>> {
     let mut all = Vec::new();
     for id in batch_workflow_ids(batch_id, images) {
@@ -347,7 +343,7 @@ async fn killing_a_processor_mid_batch_loses_no_tile_and_changes_no_report() -> 
         .iter()
         .enumerate()
         .filter(|(_, i)| i.kind == Some(ImageKind::Navad))
-        .map(|(index, i)| format!("{}/accuracy", bookkeeping::image_workflow_id(&faulted_id, index as u64, &i.object)))
+        .map(|(index, i)| bookkeeping::image_workflow_id(&faulted_id, index as u64, &i.object))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     let held = 'found: loop {
@@ -376,15 +372,14 @@ async fn killing_a_processor_mid_batch_loses_no_tile_and_changes_no_report() -> 
     // The kill caught tiles in flight: they were measured again, by the surviving processor,
     // after their heartbeat timed out.
     let activities = batch_activities(&fleet.stack, &faulted_id, &images).await?;
-    let redone: Vec<&ActivityRecord> =
-        activities.iter().map(|(_, a)| a).filter(|a| a.activity_type == "ComputeTileMetrics" && a.attempt >= 2).collect();
+    let redone: Vec<&ActivityRecord> = activities.iter().map(|(_, a)| a).filter(|a| a.activity_type == "MeasureTiles" && a.attempt >= 2).collect();
     assert!(!redone.is_empty(), "no tile activity was retried after the kill: {activities:#?}");
     for tile in &redone {
         assert!(!tile.identity.starts_with(&victim_identity), "a dead process cannot finish a tile: {tile:?}");
         let cause = tile.retried_after.as_ref().expect("a retried attempt records why the previous one failed");
         assert_eq!(cause.error_type.as_deref(), Some("Timeout"), "{tile:?}");
     }
-    let retried_elsewhere = activities.iter().filter(|(_, a)| a.attempt >= 2 && a.activity_type != "ComputeTileMetrics").count();
+    let retried_elsewhere = activities.iter().filter(|(_, a)| a.attempt >= 2 && a.activity_type != "MeasureTiles").count();
     assert_eq!(retried_elsewhere, 0, "only the killed processor's work is redone: {activities:#?}");
 
     // Same images, same reports: nothing measured twice is counted twice, nothing is missing.
@@ -534,8 +529,8 @@ async fn restarting_the_temporal_server_mid_batch_completes_every_workflow() -> 
     let summary = result_of::<AutomationPipeline>(&fleet.stack, &batch_workflow_id(&batch_id)).await?;
     assert_complete(&fleet.stack, &batch_id, &area, &images, &summary).await?;
     fleet.assert_all_running();
-    // Every workflow of the batch (parent, per-image pipelines, their steps) completed.
-    let expected_workflows = 1 + images.len() + 2 * NAVAD_IMAGES + 1;
+    // Every workflow of the batch (the parent and the per-image pipelines) completed.
+    let expected_workflows = 1 + images.len();
     let deadline = Instant::now() + Duration::from_secs(30);
     let completed = loop {
         // Visibility trails the histories a little: poll until every close is indexed.
@@ -654,8 +649,12 @@ async fn resubmitting_a_batch_overwrites_its_outputs_and_adds_none() -> anyhow::
         let modified = std::fs::metadata(root.join(key))?.modified()?;
         assert!(modified >= resubmitted_at, "{key} was not rewritten by the second run");
     }
-    let ingest_runs = history::executions(&fleet.stack.client, "WorkflowType = 'IngestImage'").await?;
-    assert_eq!(ingest_runs.len(), 2 * NAVAD_IMAGES, "each image ingested once per submission: {ingest_runs:?}");
+    let mut validations = 0;
+    for (id, run, _) in history::executions(&fleet.stack.client, "WorkflowType = 'ImagePipeline'").await? {
+        let events = history::events(&fleet.stack.client, &id, Some(&run)).await?;
+        validations += history::activities(&events).iter().filter(|a| a.activity_type == "ValidateImage").count();
+    }
+    assert_eq!(validations, 2 * NAVAD_IMAGES, "each image ingested once per submission");
     println!("RESILIENCE resubmit: {} outputs before and after the second submission, 0 added", outputs_after.len());
     fleet.assert_all_running();
     fleet.stop().await;

@@ -158,6 +158,10 @@ impl Default for AutomationActivities {
     }
 }
 
+fn default_pixels_per_task() -> u64 {
+    4_000_000
+}
+
 /// Everything configurable about a batch; the starter fills it from the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutomationSettings {
@@ -169,6 +173,10 @@ pub struct AutomationSettings {
     pub tile_columns: u32,
     /// Tile grid of the accuracy analysis: rows.
     pub tile_rows: u32,
+    /// Pixels a [`MeasureTiles`] activity gets at least before the grid is split over more
+    /// activities (the tiles of a 1 MP image are one task; a 12 MP image spreads over three).
+    #[serde(default = "default_pixels_per_task")]
+    pub pixels_per_task: u64,
     /// Accuracy pass/fail thresholds.
     pub thresholds: AccuracyThresholds,
     /// Header limits of ingestion.
@@ -184,6 +192,7 @@ impl Default for AutomationSettings {
             images_per_run: 200,
             tile_columns: 4,
             tile_rows: 4,
+            pixels_per_task: default_pixels_per_task(),
             thresholds: AccuracyThresholds::default(),
             limits: ImageLimits::default(),
             activities: AutomationActivities::default(),
@@ -439,6 +448,28 @@ pub struct SplitRequest {
     pub rows: u32,
 }
 
+/// Input of [`MeasureTiles`]: tiles measured by one activity (a group of a grid).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TileGroupRequest {
+    /// The tiles, in grid order.
+    pub tiles: Vec<TileRef>,
+    /// Laplacian variance below which a tile is flagged blurred.
+    pub blur_threshold: f64,
+}
+
+/// Most tiles in one grid: each tile is measured and reported, so this keeps a report and an
+/// analysis bounded.
+pub const MAX_TILES: u32 = 1024;
+
+/// Checks a tile grid has 1..=[`MAX_TILES`] tiles.
+pub fn validate_grid(columns: u32, rows: u32) -> Result<(), String> {
+    let tiles = u64::from(columns) * u64::from(rows);
+    if tiles == 0 || tiles > u64::from(MAX_TILES) {
+        return Err(format!("a {columns}x{rows} tile grid is outside 1..={MAX_TILES} tiles"));
+    }
+    Ok(())
+}
+
 /// Input of [`ComputeTileMetrics`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TileMetricsRequest {
@@ -585,8 +616,15 @@ crate::activity_contract!(
     SplitTiles = "SplitTiles", SplitRequest => Vec<TileRef>
 );
 crate::activity_contract!(
-    /// Quality metrics of one tile (accuracy-processor queue; heartbeats).
+    /// Quality metrics of one tile (accuracy-processor queue; heartbeats): the fan-out of
+    /// `AnalyzeAccuracy` runs recorded before [`MeasureTiles`].
     ComputeTileMetrics = "ComputeTileMetrics", TileMetricsRequest => TileMetrics
+);
+crate::activity_contract!(
+    /// Quality metrics of a group of tiles, in the group's order (accuracy-processor queue;
+    /// heartbeats). `ImagePipeline` sizes the groups from the image (see
+    /// [`AutomationSettings::pixels_per_task`]).
+    MeasureTiles = "MeasureTiles", TileGroupRequest => Vec<TileMetrics>
 );
 crate::activity_contract!(
     /// Aggregates tile metrics into the accuracy report JSON (accuracy-dispatcher queue).

@@ -1,4 +1,8 @@
-//! What the orchestrator writes for a batch: the summary parts and the summary.
+//! What the image automation pipeline writes: the batch's summary parts and summary, and the
+//! name of each navad image's accuracy report.
+
+/// Name of the accuracy report under an image's output prefix.
+pub const ACCURACY_REPORT_NAME: &str = "accuracy-report.json";
 
 use contracts::automation::{BatchTotals, ImageOutcome};
 use serde::{Deserialize, Serialize};

@@ -102,6 +102,11 @@ pub fn config_from_env(env: &Env) -> Result<AutomationConfig, ConfigError> {
         settings.tile_columns = columns;
         settings.tile_rows = rows;
     }
+    let pixels_per_task: u64 = env.parse("AUTOMATION_PIXELS_PER_TASK", settings.pixels_per_task)?;
+    if pixels_per_task == 0 {
+        return Err(invalid("AUTOMATION_PIXELS_PER_TASK", "must be at least 1".to_owned()));
+    }
+    settings.pixels_per_task = pixels_per_task;
     let thresholds = &mut settings.thresholds;
     thresholds.min_laplacian_variance = non_negative(env, "AUTOMATION_MIN_LAPLACIAN_VARIANCE", thresholds.min_laplacian_variance, f64::MAX)?;
     thresholds.min_overall_score = non_negative(env, "AUTOMATION_MIN_OVERALL_SCORE", thresholds.min_overall_score, 100.0)?;
@@ -364,6 +369,7 @@ mod tests {
             ("AUTOMATION_MIN_OVERALL_SCORE", "70"),
             ("AUTOMATION_MAX_ATTEMPTS", "2"),
             ("AUTOMATION_OUTPUT_BUCKET", "my-reports"),
+            ("AUTOMATION_PIXELS_PER_TASK", "250000"),
         ]))
         .unwrap();
         let s = &config.settings;
@@ -375,6 +381,7 @@ mod tests {
         assert_eq!(s.activities.tile_metrics.retry.maximum_attempts, 2);
         assert_eq!(s.activities.batch_io.retry.maximum_attempts, 2);
         assert_eq!(config.output_bucket, "my-reports");
+        assert_eq!(s.pixels_per_task, 250_000);
     }
 
     #[test]

@@ -1,21 +1,16 @@
 //! `AnalyzeAccuracy` (accuracy-dispatcher queue): split the image into tiles, measure every
 //! tile in parallel on the accuracy-processor queue, aggregate the report.
 
+use contracts::automation::validate_grid;
 use contracts::automation::{
     AccuracyOutcome, AccuracyRequest, AnalyzeAccuracy, ComputeTileMetrics, ReportRequest, SplitRequest, SplitTiles, TileMetricsRequest,
     WriteAccuracyReport,
 };
 use contracts::{ObjectRef, Queue};
+use documents::automation::ACCURACY_REPORT_NAME;
 use fleet::failure::activity_options;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult, WorkflowTermination};
-
-/// Most tiles in one grid: each tile is one activity (three history events and its result),
-/// so this keeps one analysis far below Temporal's history limits.
-pub const MAX_TILES: u32 = 1024;
-
-/// Name of the report object under the request's output prefix.
-pub const REPORT_NAME: &str = "accuracy-report.json";
 
 /// `AnalyzeAccuracy`: the navad accuracy analysis of one image.
 #[workflow]
@@ -32,14 +27,8 @@ impl AnalyzeAccuracyWorkflow {
     /// -> WriteAccuracyReport (own queue).
     #[run(name = AnalyzeAccuracy::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>, request: AccuracyRequest) -> WorkflowResult<AccuracyOutcome> {
-        let tile_count = u64::from(request.tile_columns) * u64::from(request.tile_rows);
-        if tile_count == 0 || tile_count > u64::from(MAX_TILES) {
-            return Err(invalid_request(
-                &request,
-                format!("a {}x{} tile grid is outside 1..={MAX_TILES} tiles", request.tile_columns, request.tile_rows),
-            ));
-        }
-        let report = ObjectRef::under(&request.output_bucket, &request.output_prefix, REPORT_NAME)
+        validate_grid(request.tile_columns, request.tile_rows).map_err(|reason| invalid_request(&request, reason))?;
+        let report = ObjectRef::under(&request.output_bucket, &request.output_prefix, ACCURACY_REPORT_NAME)
             .map_err(|e| invalid_request(&request, format!("bad output location: {e}")))?;
         let own_queue = ctx.task_queue().to_owned();
         let activities = &request.activities;

@@ -2,7 +2,7 @@
 //! child workflow ids and output keys, and the running totals.
 
 use contracts::ObjectRef;
-use contracts::automation::{BatchTotals, ImageKind, ImageOutcome, ImageStatus};
+use contracts::automation::{AccuracyOutcome, BatchTotals, ImageKind, ImageOutcome, ImageStatus, TileRef};
 
 /// Top-level folder of every object the pipeline writes (`automation/{batch_id}/...`); batch
 /// listings skip it.
@@ -39,6 +39,45 @@ pub fn summary_part_object(output_bucket: &str, batch_id: &str, run: u32) -> Res
 /// `automation/{batch_id}/summary.json`: the whole batch.
 pub fn summary_object(output_bucket: &str, batch_id: &str) -> Result<ObjectRef, contracts::ObjectRefError> {
     ObjectRef::new(output_bucket, format!("{OUTPUT_ROOT}/{batch_id}/summary.json"))
+}
+
+/// The tile plan of an image: its grid's tiles (row-major) cut into consecutive groups, one
+/// `MeasureTiles` activity each, every group holding about `pixels_per_task` pixels or more. A
+/// 1 MP image is one task; larger images spread over as many tasks as they have such shares,
+/// never more tasks than tiles.
+pub fn tile_groups(tiles: Vec<TileRef>, pixels_per_task: u64) -> Vec<Vec<TileRef>> {
+    let pixels: u64 = tiles.iter().map(|t| u64::from(t.width) * u64::from(t.height)).sum();
+    let groups = pixels.div_ceil(pixels_per_task.max(1)).clamp(1, tiles.len().max(1) as u64) as usize;
+    let (base, extra) = (tiles.len() / groups, tiles.len() % groups);
+    let mut rest = tiles.into_iter();
+    (0..groups).map(|g| rest.by_ref().take(base + usize::from(g < extra)).collect()).collect()
+}
+
+/// The outcome of a navad image whose accuracy analysis finished (passed or not).
+pub fn navad_outcome(object: &ObjectRef, mut outputs: Vec<ObjectRef>, accuracy: AccuracyOutcome) -> ImageOutcome {
+    outputs.push(accuracy.report);
+    ImageOutcome {
+        object: object.clone(),
+        kind: Some(ImageKind::Navad),
+        status: if accuracy.passed { ImageStatus::Passed } else { ImageStatus::FailedAccuracy },
+        outputs,
+        score: Some(accuracy.overall_score),
+        error: None,
+        accuracy_failures: accuracy.failures,
+    }
+}
+
+/// The outcome of a satellite image whose footprint was written.
+pub fn satellite_outcome(object: &ObjectRef, geojson: ObjectRef) -> ImageOutcome {
+    ImageOutcome {
+        object: object.clone(),
+        kind: Some(ImageKind::Satellite),
+        status: ImageStatus::Passed,
+        outputs: vec![geojson],
+        score: None,
+        error: None,
+        accuracy_failures: Vec::new(),
+    }
 }
 
 /// Adds one image's outcome to the totals.
@@ -132,6 +171,39 @@ mod tests {
         }
         assert_eq!(totals, BatchTotals { images: 4, navad: 2, satellite: 1, passed: 2, failed_accuracy: 1, errors: 1 });
         assert_eq!(single_kind(&totals), None);
+    }
+
+    #[test]
+    fn tile_plans_follow_the_pixels() {
+        let grid = |columns: u32, rows: u32, width: u32, height: u32| -> Vec<TileRef> {
+            (0..rows)
+                .flat_map(|row| (0..columns).map(move |column| (row, column)))
+                .map(|(row, column)| TileRef {
+                    column,
+                    row,
+                    x: column * width,
+                    y: row * height,
+                    width,
+                    height,
+                    object: obj(&format!("t/r{row}c{column}.png")),
+                })
+                .collect()
+        };
+        // 1 MP in a 4x4 grid: one task with all 16 tiles, in grid order.
+        let one = tile_groups(grid(4, 4, 256, 256), 4_000_000);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            one[0].iter().map(|t| (t.row, t.column)).collect::<Vec<_>>(),
+            grid(4, 4, 256, 256).iter().map(|t| (t.row, t.column)).collect::<Vec<_>>()
+        );
+        // 12 MP: three tasks of 6, 5 and 5 tiles, as even as 16 tiles allow, in order.
+        let twelve = tile_groups(grid(4, 4, 1000, 750), 4_000_000);
+        assert_eq!(twelve.iter().map(Vec::len).collect::<Vec<_>>(), [6, 5, 5]);
+        let flat: Vec<(u32, u32)> = twelve.iter().flatten().map(|t| (t.row, t.column)).collect();
+        assert_eq!(flat, grid(4, 4, 1000, 750).iter().map(|t| (t.row, t.column)).collect::<Vec<_>>());
+        // Never more tasks than tiles, never none.
+        assert_eq!(tile_groups(grid(2, 1, 5000, 5000), 1).len(), 2);
+        assert_eq!(tile_groups(grid(1, 1, 3, 3), 4_000_000).len(), 1);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 pub mod activities;
 pub mod bookkeeping;
+mod child_steps;
+mod steps;
 pub mod workflows;
 
 use activities::OrchestratorActivities;

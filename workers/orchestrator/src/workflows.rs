@@ -9,15 +9,14 @@
 //!   accuracy) or satellite (geolocalization), each step a child on its worker's queue. A failed
 //!   step ends the image with an `Error` outcome carrying the root cause, so the batch goes on.
 
-use crate::bookkeeping;
+use crate::{bookkeeping, child_steps, steps};
 use batch::{Children, Cursor, Position, Progress, Source};
 use contracts::automation::{
-    AccuracyRequest, AnalyzeAccuracy, AutomationPipeline, AutomationProgress, AutomationRequest, AutomationSummary, BatchSource, BatchTotals,
-    CarriedState, DetectImageKind, Geolocalize, GeolocalizeRequest, ImageInput, ImageJob, ImageKind, ImageOutcome, ImagePipeline, ImageStatus,
-    IngestImage, IngestRequest, SummaryRequest, WriteBatchSummary,
+    AutomationPipeline, AutomationProgress, AutomationRequest, AutomationSummary, BatchSource, BatchTotals, CarriedState, ImageInput, ImageJob,
+    ImageKind, ImageOutcome, ImagePipeline, ImageStatus, SummaryRequest, WriteBatchSummary,
 };
-use contracts::{ObjectRef, Queue, search};
-use fleet::failure::{RootCause, activity_options, activity_root_cause, child_root_cause, invalid_input_cause, invalid_request};
+use contracts::search;
+use fleet::failure::{RootCause, activity_options, child_root_cause, invalid_request};
 use futures::future::LocalBoxFuture;
 use temporalio_common::WorkflowDefinition;
 use temporalio_common::data_converters::TemporalDeserializable;
@@ -25,14 +24,14 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ChildWorkflowOptions, ContinueAsNewOptions, WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination};
 
 /// `PipelineStatus` values.
-mod status {
+pub(crate) mod status {
     pub const RUNNING: &str = "running";
     pub const COMPLETED: &str = "completed";
     pub const FAILED: &str = "failed";
 }
 
 /// `PipelineStage` values.
-mod stage {
+pub(crate) mod stage {
     pub const IMAGES: &str = "images";
     pub const SUMMARY: &str = "summary";
     pub const DETECTION: &str = "detection";
@@ -203,7 +202,7 @@ async fn image_child(ctx: &WorkflowContext<AutomationPipelineWorkflow>, job: Ima
 /// Starts a child workflow on `task_queue` and waits for its result. The child gets no retry
 /// policy: its own activities retry what is transient, and a failed child is reported, not
 /// re-run.
-async fn run_child<W, C>(
+pub(crate) async fn run_child<W, C>(
     ctx: &WorkflowContext<C>,
     workflow: W,
     input: W::Input,
@@ -223,6 +222,12 @@ where
     started.result().await.map_err(|e| child_root_cause(&e))
 }
 
+/// Patch of the `ImagePipeline` runs whose every step is one task on the step's queue
+/// ([`steps`]: `ValidateImage`, then `SplitTiles` -> `MeasureTiles` groups -> `WriteAccuracyReport`
+/// for navad, `ComputeFootprint` for satellite). Runs recorded before it ran each step as a child
+/// workflow ([`child_steps`]) and replay that way; remove that path once none is open.
+pub const ONE_TASK_PER_STEP: &str = "one-task-per-step";
+
 /// `ImagePipeline`: one image.
 #[workflow]
 #[derive(Default)]
@@ -235,8 +240,12 @@ impl ImagePipelineWorkflow {
     #[run(name = ImagePipeline::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>, job: ImageJob) -> WorkflowResult<ImageOutcome> {
         let ctx: &WorkflowContext<Self> = ctx;
-        ctx.upsert_search_attributes([search::PIPELINE_STATUS.value_set(status::RUNNING.to_owned())]);
-        let outcome = process_image(ctx, &job).await;
+        let outcome = if ctx.patched(ONE_TASK_PER_STEP) {
+            steps::process_image(ctx, &job).await
+        } else {
+            ctx.upsert_search_attributes([search::PIPELINE_STATUS.value_set(status::RUNNING.to_owned())]);
+            child_steps::process_image(ctx, &job).await
+        };
         let final_status = if outcome.status == ImageStatus::Error { status::FAILED } else { status::COMPLETED };
         ctx.upsert_search_attributes([
             search::PIPELINE_STAGE.value_set(stage::DONE.to_owned()),
@@ -244,101 +253,6 @@ impl ImagePipelineWorkflow {
         ]);
         Ok(outcome)
     }
-}
-
-fn set_stage(ctx: &WorkflowContext<ImagePipelineWorkflow>, value: &str) {
-    ctx.upsert_search_attributes([search::PIPELINE_STAGE.value_set(value.to_owned())]);
-}
-
-async fn process_image(ctx: &WorkflowContext<ImagePipelineWorkflow>, job: &ImageJob) -> ImageOutcome {
-    let object = &job.image.object;
-    let kind = match job.image.kind {
-        Some(kind) => kind,
-        None => {
-            set_stage(ctx, stage::DETECTION);
-            let options =
-                activity_options(&job.settings.activities.detect_kind, Queue::Geolocalization.beside(Queue::Orchestrator, ctx.task_queue()));
-            match ctx.execute_activity(DetectImageKind, object.clone(), options).await {
-                Ok(kind) => kind,
-                Err(e) => {
-                    let cause = activity_root_cause(&e);
-                    return bookkeeping::error_outcome(object, None, &cause.message, cause.error_type.as_deref());
-                }
-            }
-        }
-    };
-    ctx.upsert_search_attributes([search::IMAGE_TYPE.value_set(kind.as_str().to_owned())]);
-    let result = match kind {
-        ImageKind::Navad => navad_path(ctx, job).await,
-        ImageKind::Satellite => satellite_path(ctx, job).await,
-    };
-    result.unwrap_or_else(|(cause, outputs)| ImageOutcome {
-        outputs,
-        ..bookkeeping::error_outcome(object, Some(kind), &cause.message, cause.error_type.as_deref())
-    })
-}
-
-/// A failed step: its root cause and the outputs written before it failed.
-type StepFailure = (RootCause, Vec<ObjectRef>);
-
-/// Ingestion (validation + metadata JSON), then accuracy analysis.
-async fn navad_path(ctx: &WorkflowContext<ImagePipelineWorkflow>, job: &ImageJob) -> Result<ImageOutcome, StepFailure> {
-    let object = &job.image.object;
-    let queue = |worker: Queue| worker.beside(Queue::Orchestrator, ctx.task_queue());
-    let settings = &job.settings;
-    let id = ctx.workflow_id().to_owned();
-
-    set_stage(ctx, stage::INGESTION);
-    let ingest = IngestRequest { image: object.clone(), limits: settings.limits.clone(), activity: settings.activities.validate.clone() };
-    let metadata = run_child(ctx, IngestImage, ingest, format!("{id}/ingest"), queue(Queue::Ingestion)).await.map_err(|cause| (cause, Vec::new()))?;
-    let mut outputs = vec![metadata.metadata_object];
-
-    set_stage(ctx, stage::ACCURACY);
-    let analyze = AccuracyRequest {
-        image: object.clone(),
-        output_bucket: job.output_bucket.clone(),
-        output_prefix: bookkeeping::image_output_prefix(&job.batch_id, object),
-        tile_columns: settings.tile_columns,
-        tile_rows: settings.tile_rows,
-        thresholds: settings.thresholds.clone(),
-        activities: settings.activities.clone(),
-    };
-    let accuracy = match run_child(ctx, AnalyzeAccuracy, analyze, format!("{id}/accuracy"), queue(Queue::AccuracyDispatcher)).await {
-        Ok(accuracy) => accuracy,
-        Err(cause) => return Err((cause, outputs)),
-    };
-    outputs.push(accuracy.report);
-    Ok(ImageOutcome {
-        object: object.clone(),
-        kind: Some(ImageKind::Navad),
-        status: if accuracy.passed { ImageStatus::Passed } else { ImageStatus::FailedAccuracy },
-        outputs,
-        score: Some(accuracy.overall_score),
-        error: None,
-        accuracy_failures: accuracy.failures,
-    })
-}
-
-/// Geolocalization: georeferencing -> footprint GeoJSON.
-async fn satellite_path(ctx: &WorkflowContext<ImagePipelineWorkflow>, job: &ImageJob) -> Result<ImageOutcome, StepFailure> {
-    let object = &job.image.object;
-    set_stage(ctx, stage::GEOLOCALIZATION);
-    let geojson = bookkeeping::geojson_object(&job.output_bucket, &job.batch_id, object)
-        .map_err(|e| (invalid_input_cause(object, format!("no GeoJSON key for it: {e}")), Vec::new()))?;
-    let request = GeolocalizeRequest { image: object.clone(), geojson, activity: job.settings.activities.footprint.clone() };
-    let id = format!("{}/geolocalize", ctx.workflow_id());
-    let footprint = run_child(ctx, Geolocalize, request, id, Queue::Geolocalization.beside(Queue::Orchestrator, ctx.task_queue()))
-        .await
-        .map_err(|cause| (cause, Vec::new()))?;
-    Ok(ImageOutcome {
-        object: object.clone(),
-        kind: Some(ImageKind::Satellite),
-        status: ImageStatus::Passed,
-        outputs: vec![footprint.geojson],
-        score: None,
-        error: None,
-        accuracy_failures: Vec::new(),
-    })
 }
 
 #[cfg(test)]
@@ -356,7 +270,7 @@ mod tests {
 
     #[test]
     fn requested_kind_only_when_uniform() {
-        let input = |kind| ImageInput { object: ObjectRef::new("fleet-inputs", "a.jpg").unwrap(), kind };
+        let input = |kind| ImageInput { object: contracts::ObjectRef::new("fleet-inputs", "a.jpg").unwrap(), kind };
         assert_eq!(requested_kind(&BatchSource::Objects(vec![input(Some(ImageKind::Navad)), input(Some(ImageKind::Navad))])), Some(ImageKind::Navad));
         assert_eq!(requested_kind(&BatchSource::Objects(vec![input(Some(ImageKind::Navad)), input(None)])), None);
         assert_eq!(requested_kind(&BatchSource::Objects(vec![])), None);

@@ -27,6 +27,15 @@ async fn recorded_histories_replay_with_todays_code() {
     for run in prefix_runs {
         assert!(scheduled_activities(run).iter().any(|a| a == "ListBatchPage"), "a prefix run lists");
     }
+    // Both paths of `ImagePipeline`: each step a child (recorded before `one-task-per-step`)
+    // and each step one task.
+    let fixture = |name: &str| &histories.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name}")).1;
+    assert!(scheduled_activities(fixture("image-pipeline-navad.json")).is_empty(), "the children path runs no activity itself");
+    assert_eq!(
+        scheduled_activities(fixture("image-pipeline-tasks-navad.json")),
+        ["ValidateImage", "SplitTiles", "MeasureTiles", "WriteAccuracyReport"]
+    );
+    assert_eq!(scheduled_activities(fixture("image-pipeline-tasks-satellite-detected.json")), ["DetectImageKind", "ComputeFootprint"]);
 }
 
 /// The same guard on the listing path: a prefix run whose page listing is renamed is refused.
