@@ -83,8 +83,14 @@ impl VideoPipelineWorkflow {
             Ok(Stage::Cancelled) => return cancel_run(ctx, &request, &queue).await,
             Err(e) => return fail(ctx, e),
         };
-        let expected = crate::frames::expected_frames(request.sampling, metadata.duration_seconds, metadata.frame_count)
-            .min(u64::from(request.frames.max_frames)) as u32;
+        let needed = crate::frames::expected_frames(request.sampling, metadata.duration_seconds, metadata.frame_count);
+        let max_frames = request.frames.max_frames;
+        // Runs recorded before this check extracted up to the cap and stopped there, silently.
+        if ctx.patched(NO_SILENT_FRAME_CAP) && needed > u64::from(max_frames) {
+            ctx.state_mut(|s| s.set_stage(VideoStage::Failed));
+            return Err(fleet::failure::invalid_request(frame_cap_message(&request, needed, metadata.duration_seconds)));
+        }
+        let expected = needed.min(u64::from(max_frames)) as u32;
         ctx.state_mut(|s| {
             s.progress.frames_expected = Some(expected);
             s.set_stage(VideoStage::Extracting);
@@ -211,6 +217,19 @@ async fn cancel_run(ctx: &WorkflowContext<VideoPipelineWorkflow>, request: &Vide
     let removed_objects = ctx.execute_activity(RemoveVideoOutputs, request.output.clone(), options).await?;
     ctx.state_mut(|s| s.set_stage(VideoStage::Cancelled));
     Err(WorkflowTermination::cancelled_with_details(VideoCancelled { video: request.video.clone(), stage: interrupted, reason, removed_objects }))
+}
+
+/// Patch of the runs that refuse a sampling needing more frames than `frames.max_frames`
+/// instead of stopping at the cap.
+pub const NO_SILENT_FRAME_CAP: &str = "no-silent-frame-cap";
+
+/// Why a request is refused when its sampling needs more frames than a run may extract.
+fn frame_cap_message(request: &VideoRequest, needed: u64, duration_seconds: f64) -> String {
+    format!(
+        "{}: sampling {} needs {needed} frames of this {duration_seconds:.1} s video, more than the {} a run may extract \
+         (frames.max_frames; the starter's --max-frames): raise it, or sample less often",
+        request.video, request.sampling, request.frames.max_frames
+    )
 }
 
 fn fail(ctx: &WorkflowContext<VideoPipelineWorkflow>, error: ActivityExecutionError) -> WorkflowResult<VideoOutcome> {

@@ -202,6 +202,38 @@ async fn broken_inputs_fail_without_retrying_and_name_the_object() -> anyhow::Re
     Ok(())
 }
 
+/// A sampling that needs more frames than a run may extract is refused at once, saying how many
+/// it needs and which setting to change, instead of stopping silently at the cap.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sampling_beyond_the_frame_cap_is_refused_not_truncated() -> anyhow::Result<()> {
+    let (stack, _worker) = start().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("every-frame.mp4");
+    write_clip(&path, &ClipSpec::three_scenes())?;
+    let clip = upload(&stack, &path, "video/every-frame.mp4").await?;
+    let mut req = request(&clip, "video/every-frame", Sampling::EveryNthFrame(1))?;
+    req.frames.max_frames = 100;
+    let handle = start_run(&stack, req, "video-cap").await?;
+    let err = handle.get_result(WorkflowGetResultOptions::default()).await.expect_err("150 frames cannot fit a cap of 100");
+    let text = format!("{err:?}");
+    for part in [
+        clip.to_string().as_str(),
+        "needs 150 frames",
+        "more than the 100",
+        "frames.max_frames",
+        "--max-frames",
+        "InvalidInput",
+        "non_retryable: true",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
+    assert_eq!(testkit::history::activities(&events).iter().map(|a| a.activity_type.as_str()).collect::<Vec<_>>(), ["AnalyzeVideo"]);
+    assert!(stack.storage.list(buckets::OUTPUTS, "video/every-frame/").await?.is_empty(), "no frame is written");
+    check_replay(&handle, "video-frame-cap-refused.json").await?;
+    Ok(())
+}
+
 /// The resume path of `ExtractFrames`, driven through the SDK's `ActivityEnvironment` (no test
 /// hook in the worker): a first attempt heartbeats its checkpoints; a second attempt handed the
 /// checkpoint taken after 5 frames extracts only the other 7, and the manifest lists every

@@ -20,11 +20,13 @@ fn register(options: &mut WorkflowReplayerOptions) -> Result<(), WorkflowRegistr
 async fn recorded_histories_replay_with_todays_code() {
     let histories = replay_all(&histories_dir("video"), register).await;
     let names: Vec<&str> = histories.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["video-cancelled.json", "video-completed.json", "video-failed.json", "video-resumed.json"]);
+    assert_eq!(names, ["video-cancelled.json", "video-completed.json", "video-failed.json", "video-frame-cap-refused.json", "video-resumed.json"]);
     assert_eq!(replay::workflow_types(&histories), ["VideoPipeline"]);
     let activities = |name: &str| scheduled_activities(&histories.iter().find(|(n, _)| n == name).expect("fixture").1);
     assert_eq!(activities("video-completed.json"), ["AnalyzeVideo", "ExtractFrames", "ProcessFrames"]);
     assert_eq!(activities("video-cancelled.json"), ["AnalyzeVideo", "ExtractFrames", "RemoveVideoOutputs"]);
+    // Recorded after the frame-cap check (`no-silent-frame-cap`): refused after the analysis.
+    assert_eq!(activities("video-frame-cap-refused.json"), ["AnalyzeVideo"]);
 }
 
 /// The guard of the guard: the cancelled run with its cleanup renamed no longer matches the
