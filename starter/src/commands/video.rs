@@ -172,7 +172,9 @@ pub async fn run(args: VideoArgs) -> anyhow::Result<()> {
     let client = fleet::temporal::connect(&config).await?;
     let workflow_id = format!("video-{}", inputs::id_fragment(video.key()));
     let handle = start(&config, &client, request, &workflow_id).await?;
-    println!("started {workflow_id}: {}", config.workflow_url(&workflow_id));
+    // With --json, standard output holds the JSON document alone (as `automation --json`).
+    let note = |line: String| if args.json { eprintln!("{line}") } else { println!("{line}") };
+    note(format!("started {workflow_id}: {}", config.workflow_url(&workflow_id)));
     if args.no_wait {
         return Ok(());
     }
@@ -180,9 +182,10 @@ pub async fn run(args: VideoArgs) -> anyhow::Result<()> {
     match outcome? {
         Finished::Completed(outcome) if args.json => println!("{}", serde_json::to_string_pretty(&outcome)?),
         Finished::Completed(outcome) => print_outcome(&outcome),
+        Finished::Cancelled(details) if args.json => println!("{}", serde_json::to_string_pretty(&details)?),
         Finished::Cancelled(details) => print_cancelled(&details),
     }
-    println!("Web UI: {}", config.workflow_url(&workflow_id));
+    note(format!("Web UI: {}", config.workflow_url(&workflow_id)));
     Ok(())
 }
 
