@@ -29,8 +29,35 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 /// Encoded frames waiting for upload: the decoder runs at most this far ahead of the uploads,
 /// which bounds memory whatever the video's length.
 const UPLOAD_QUEUE: usize = 4;
-/// The running activity tells its workflow how far it got at most this often.
+/// The running activity tells its workflow how far it got at most this often...
 const PROGRESS_SIGNAL_INTERVAL: Duration = Duration::from_secs(1);
+/// ...and at most once per this share of the stage's frames: a stage sends at most this many
+/// progress signals (each one event and a workflow task in the run's history), whatever the
+/// video's length.
+const PROGRESS_STEPS: u32 = 20;
+
+/// When a stage of `total` frames reports next: every `total / PROGRESS_STEPS` frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProgressSteps {
+    step: u32,
+    next_at: u32,
+}
+
+impl ProgressSteps {
+    fn new(total: u32) -> Self {
+        let step = total.div_ceil(PROGRESS_STEPS).max(1);
+        Self { step, next_at: step }
+    }
+
+    /// True when `done` reached the next step; moves the step past it.
+    fn due(&mut self, done: u32) -> bool {
+        if done < self.next_at {
+            return false;
+        }
+        self.next_at = (done / self.step + 1) * self.step;
+        true
+    }
+}
 /// Objects deleted at once by the cleanup.
 const DELETE_CONCURRENCY: usize = 8;
 
@@ -71,19 +98,21 @@ pub struct ExtractCheckpoint {
 struct ProgressSignals {
     handle: Option<WorkflowHandle<Client, VideoPipeline>>,
     stage: VideoStage,
+    steps: ProgressSteps,
     last: Option<Instant>,
 }
 
 impl ProgressSignals {
-    fn new(ctx: &ActivityContext, stage: VideoStage) -> Self {
+    /// Signals for a stage of `total_frames` frames.
+    fn new(ctx: &ActivityContext, stage: VideoStage, total_frames: u32) -> Self {
         // Only a VideoPipeline run has the handler; another caller gets no signals.
         let handle = (ctx.info().workflow_type.as_deref() == Some(VideoPipeline::NAME)).then(|| ctx.workflow_handle::<VideoPipeline>()).flatten();
-        Self { handle, stage, last: None }
+        Self { handle, stage, steps: ProgressSteps::new(total_frames), last: None }
     }
 
     async fn report(&mut self, frames_done: u32) {
         let Some(handle) = &self.handle else { return };
-        if self.last.is_some_and(|at| at.elapsed() < PROGRESS_SIGNAL_INTERVAL) {
+        if self.last.is_some_and(|at| at.elapsed() < PROGRESS_SIGNAL_INTERVAL) || !self.steps.due(frames_done) {
             return;
         }
         self.last = Some(Instant::now());
@@ -210,7 +239,9 @@ impl VideoPipelineActivities {
 
         let mut state = checkpoint;
         let mut extracted_this_attempt = 0u32;
-        let mut signals = ProgressSignals::new(&ctx, VideoStage::Extracting);
+        let expected = crate::frames::expected_frames(request.sampling, request.metadata.duration_seconds, request.metadata.frame_count)
+            .min(u64::from(request.frames.max_frames)) as u32;
+        let mut signals = ProgressSignals::new(&ctx, VideoStage::Extracting, expected);
         // Also between two kept frames: sparse sampling of a long video decodes for a while.
         let mut keepalive = tokio::time::interval(kit::heartbeat_interval(&ctx));
         loop {
@@ -279,7 +310,7 @@ impl VideoPipelineActivities {
         let thumb_height = imaging::thumb_height(manifest.width, manifest.height, thumb_width);
         let on_sheet = imaging::sheet_selection(manifest.frames.len() as u32, settings.sheet_max_thumbs);
         let mut sheet = imaging::SheetCanvas::new(on_sheet.len() as u32, settings.sheet_columns, thumb_width, thumb_height);
-        let mut signals = ProgressSignals::new(&ctx, VideoStage::Processing);
+        let mut signals = ProgressSignals::new(&ctx, VideoStage::Processing, manifest.frames.len() as u32);
 
         let mut analyses: Vec<FrameAnalysis> = Vec::with_capacity(manifest.frames.len());
         let mut previous: Option<Vec<f64>> = None;
@@ -376,5 +407,25 @@ impl VideoPipelineActivities {
         }
         tracing::info!(prefix = %output, removed = objects.len(), "outputs removed");
         Ok(objects.len() as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_signals_at_most_once_per_step_whatever_its_length() {
+        for total in [1u32, 7, 20, 150, 3_000, 72_000] {
+            let mut steps = ProgressSteps::new(total);
+            let signals = (1..=total).filter(|&done| steps.due(done)).count() as u32;
+            assert!(signals <= PROGRESS_STEPS && signals >= PROGRESS_STEPS.min(total) / 2, "{total} frames: {signals} signals");
+        }
+        // Skipped frames (a burst) still trigger once, at the next step past them.
+        let mut steps = ProgressSteps::new(100);
+        assert!(!steps.due(4));
+        assert!(steps.due(12));
+        assert!(!steps.due(14));
+        assert!(steps.due(15));
     }
 }
