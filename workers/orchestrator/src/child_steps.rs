@@ -3,13 +3,13 @@
 //! unchanged in its commands so those histories replay and such runs still open finish.
 
 use crate::bookkeeping;
-use crate::steps::StepFailure;
+use crate::steps::{self, StepFailure};
 use crate::workflows::{ImagePipelineWorkflow, run_child, stage};
 use contracts::automation::{
-    AccuracyRequest, AnalyzeAccuracy, DetectImageKind, Geolocalize, GeolocalizeRequest, ImageJob, ImageKind, ImageOutcome, IngestImage, IngestRequest,
+    AccuracyRequest, AnalyzeAccuracy, Geolocalize, GeolocalizeRequest, ImageJob, ImageKind, ImageOutcome, IngestImage, IngestRequest,
 };
 use contracts::{Queue, search};
-use fleet::failure::{activity_options, activity_root_cause, invalid_input_cause};
+use fleet::failure::invalid_input_cause;
 use temporalio_sdk::WorkflowContext;
 
 fn set_stage(ctx: &WorkflowContext<ImagePipelineWorkflow>, value: &str) {
@@ -22,14 +22,9 @@ pub(crate) async fn process_image(ctx: &WorkflowContext<ImagePipelineWorkflow>, 
         Some(kind) => kind,
         None => {
             set_stage(ctx, stage::DETECTION);
-            let options =
-                activity_options(&job.settings.activities.detect_kind, Queue::Geolocalization.beside(Queue::Orchestrator, ctx.task_queue()));
-            match ctx.execute_activity(DetectImageKind, object.clone(), options).await {
+            match steps::detect_kind(ctx, job).await {
                 Ok(kind) => kind,
-                Err(e) => {
-                    let cause = activity_root_cause(&e);
-                    return bookkeeping::error_outcome(object, None, &cause.message, cause.error_type.as_deref());
-                }
+                Err(outcome) => return outcome,
             }
         }
     };
@@ -38,10 +33,7 @@ pub(crate) async fn process_image(ctx: &WorkflowContext<ImagePipelineWorkflow>, 
         ImageKind::Navad => navad_path(ctx, job).await,
         ImageKind::Satellite => satellite_path(ctx, job).await,
     };
-    result.unwrap_or_else(|(cause, outputs)| ImageOutcome {
-        outputs,
-        ..bookkeeping::error_outcome(object, Some(kind), &cause.message, cause.error_type.as_deref())
-    })
+    steps::outcome_of(object, kind, result)
 }
 
 /// Ingestion (validation + metadata JSON), then accuracy analysis.

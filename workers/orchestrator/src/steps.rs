@@ -39,13 +39,9 @@ pub(crate) async fn process_image(ctx: &WorkflowContext<ImagePipelineWorkflow>, 
                 search::PIPELINE_STATUS.value_set(status::RUNNING.to_owned()),
                 search::PIPELINE_STAGE.value_set(stage::DETECTION.to_owned()),
             ]);
-            let options = activity_options(&job.settings.activities.detect_kind, queue(ctx, Queue::Geolocalization));
-            match ctx.execute_activity(DetectImageKind, object.clone(), options).await {
+            match detect_kind(ctx, job).await {
                 Ok(kind) => kind,
-                Err(e) => {
-                    let cause = activity_root_cause(&e);
-                    return bookkeeping::error_outcome(object, None, &cause.message, cause.error_type.as_deref());
-                }
+                Err(outcome) => return outcome,
             }
         }
     };
@@ -62,6 +58,23 @@ pub(crate) async fn process_image(ctx: &WorkflowContext<ImagePipelineWorkflow>, 
         ImageKind::Navad => navad_path(ctx, job).await,
         ImageKind::Satellite => satellite_path(ctx, job).await,
     };
+    outcome_of(object, kind, result)
+}
+
+/// The kind of an image whose request leaves it open, from `DetectImageKind`; a failed
+/// detection is the image's `Error` outcome.
+pub(crate) async fn detect_kind(ctx: &WorkflowContext<ImagePipelineWorkflow>, job: &ImageJob) -> Result<ImageKind, ImageOutcome> {
+    let object = &job.image.object;
+    let options = activity_options(&job.settings.activities.detect_kind, queue(ctx, Queue::Geolocalization));
+    ctx.execute_activity(DetectImageKind, object.clone(), options).await.map_err(|e| {
+        let cause = activity_root_cause(&e);
+        bookkeeping::error_outcome(object, None, &cause.message, cause.error_type.as_deref())
+    })
+}
+
+/// An image's outcome from its path's result: a failed step becomes an `Error` outcome with the
+/// outputs written before it.
+pub(crate) fn outcome_of(object: &ObjectRef, kind: ImageKind, result: Result<ImageOutcome, StepFailure>) -> ImageOutcome {
     result.unwrap_or_else(|(cause, outputs)| ImageOutcome {
         outputs,
         ..bookkeeping::error_outcome(object, Some(kind), &cause.message, cause.error_type.as_deref())
