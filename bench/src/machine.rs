@@ -296,7 +296,15 @@ mod tests {
     fn finds_its_children() {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
-        let found = find_descendant(std::process::id(), &["sleep", "30"]);
+        // Until the child has exec'd, its command line is still the test binary's.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let found = loop {
+            let found = find_descendant(std::process::id(), &["sleep", "30"]);
+            if found.is_some() || std::time::Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         assert!(descendants(std::process::id()).contains(&pid));
         assert_eq!(found, Some(pid));
         assert!(tree_cpu_seconds(std::process::id()).unwrap() >= cpu_seconds(std::process::id()).unwrap());

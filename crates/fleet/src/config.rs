@@ -108,6 +108,201 @@ pub struct WorkerTuning {
     pub shutdown_grace: Duration,
     /// Port of the Prometheus `/metrics` endpoint (SDK telemetry); `None` disables it.
     pub metrics_port: Option<u16>,
+    /// How task slots are sized: fixed counts or following CPU and memory (`WORKER_TUNER`).
+    pub tuner: TunerKind,
+    /// Resource-based tuner: target system CPU usage, 0..1 (`TUNER_TARGET_CPU`).
+    pub target_cpu: Option<f64>,
+    /// Resource-based tuner: target system memory usage, 0..1 (`TUNER_TARGET_MEMORY`).
+    pub target_memory: Option<f64>,
+    /// Resource-based tuner: workflow-task slots issued whatever the load (`TUNER_WORKFLOW_SLOTS_MIN`).
+    pub workflow_slots_min: Option<usize>,
+    /// Resource-based tuner: most workflow-task slots (`TUNER_WORKFLOW_SLOTS_MAX`).
+    pub workflow_slots_max: Option<usize>,
+    /// Resource-based tuner: activity slots issued whatever the load (`TUNER_ACTIVITY_SLOTS_MIN`).
+    pub activity_slots_min: Option<usize>,
+    /// Resource-based tuner: most activity slots (`TUNER_ACTIVITY_SLOTS_MAX`).
+    pub activity_slots_max: Option<usize>,
+    /// `Some(true)`: workflow and activity pollers autoscale between `pollers_min` and
+    /// `pollers_max`; `Some(false)`: the SDK's simple maximum of 5 polls; `None`: the SDK's own
+    /// choice (simple, or autoscaling when the namespace advertises auto-enrolment).
+    pub poller_autoscaling: Option<bool>,
+    /// Autoscaling pollers: fewest concurrent polls (`POLLERS_MIN`).
+    pub pollers_min: Option<usize>,
+    /// Autoscaling pollers: most concurrent polls (`POLLERS_MAX`).
+    pub pollers_max: Option<usize>,
+    /// Autoscaling pollers: concurrent polls at start (`POLLERS_INITIAL`).
+    pub pollers_initial: Option<usize>,
+}
+
+/// How a worker sizes its task slots (`WORKER_TUNER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TunerKind {
+    /// `fixed`: `MAX_CONCURRENT_ACTIVITIES` / `MAX_CONCURRENT_WORKFLOW_TASKS` slots, always.
+    #[default]
+    Fixed,
+    /// `resource-based`: the SDK hands out slots while CPU and memory stay under their targets.
+    ResourceBased,
+}
+
+impl std::str::FromStr for TunerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fixed" => Ok(Self::Fixed),
+            "resource-based" | "resource_based" => Ok(Self::ResourceBased),
+            _ => Err("expected 'fixed' or 'resource-based'".to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for TunerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Fixed => "fixed",
+            Self::ResourceBased => "resource-based",
+        })
+    }
+}
+
+/// Resource-based tuner: default target CPU usage.
+pub const DEFAULT_TARGET_CPU: f64 = 0.8;
+/// Resource-based tuner: default target memory usage.
+pub const DEFAULT_TARGET_MEMORY: f64 = 0.8;
+/// The SDK's resource-based defaults: workflow-task slots `(min, max)`.
+pub const DEFAULT_WORKFLOW_SLOTS: (usize, usize) = (2, 10_000);
+/// The SDK's resource-based defaults: activity slots `(min, max)`.
+pub const DEFAULT_ACTIVITY_SLOTS: (usize, usize) = (1, 10_000);
+/// The SDK's poller-autoscaling defaults `(min, max, initial)`.
+pub const DEFAULT_POLLERS: (usize, usize, usize) = (1, 100, 5);
+
+impl WorkerTuning {
+    /// The global settings (no worker prefix).
+    fn from_globals(env: &Env) -> Result<Self, ConfigError> {
+        let tuning = Self {
+            max_concurrent_activities: env.parse_opt("MAX_CONCURRENT_ACTIVITIES")?,
+            max_concurrent_workflow_tasks: env.parse_opt("MAX_CONCURRENT_WORKFLOW_TASKS")?,
+            activities_per_second: env.parse_opt("ACTIVITIES_PER_SECOND")?,
+            sticky_cache_size: env.parse_opt("STICKY_CACHE_SIZE")?,
+            shutdown_grace: env.seconds("WORKER_SHUTDOWN_GRACE_SECS", Duration::from_secs(30))?,
+            metrics_port: env.parse_opt("METRICS_PORT")?,
+            tuner: env.parse("WORKER_TUNER", TunerKind::default())?,
+            target_cpu: env.parse_opt("TUNER_TARGET_CPU")?,
+            target_memory: env.parse_opt("TUNER_TARGET_MEMORY")?,
+            workflow_slots_min: env.parse_opt("TUNER_WORKFLOW_SLOTS_MIN")?,
+            workflow_slots_max: env.parse_opt("TUNER_WORKFLOW_SLOTS_MAX")?,
+            activity_slots_min: env.parse_opt("TUNER_ACTIVITY_SLOTS_MIN")?,
+            activity_slots_max: env.parse_opt("TUNER_ACTIVITY_SLOTS_MAX")?,
+            poller_autoscaling: env.bool_opt("POLLER_AUTOSCALING")?,
+            pollers_min: env.parse_opt("POLLERS_MIN")?,
+            pollers_max: env.parse_opt("POLLERS_MAX")?,
+            pollers_initial: env.parse_opt("POLLERS_INITIAL")?,
+        };
+        tuning.validate(|name| name.to_owned())?;
+        Ok(tuning)
+    }
+
+    /// These (global) settings overridden by `<prefix>_<SETTING>` variables, e.g.
+    /// `ACCURACY_PROCESSOR_WORKER_TUNER`; a bad value names the variable that holds it.
+    pub fn overridden(&self, prefix: &str, env: &Env) -> Result<Self, ConfigError> {
+        let var = |name: &str| format!("{prefix}_{name}");
+        let tuning = Self {
+            max_concurrent_activities: env.parse_opt(&var("MAX_CONCURRENT_ACTIVITIES"))?.or(self.max_concurrent_activities),
+            max_concurrent_workflow_tasks: env.parse_opt(&var("MAX_CONCURRENT_WORKFLOW_TASKS"))?.or(self.max_concurrent_workflow_tasks),
+            activities_per_second: env.parse_opt(&var("ACTIVITIES_PER_SECOND"))?.or(self.activities_per_second),
+            sticky_cache_size: env.parse_opt(&var("STICKY_CACHE_SIZE"))?.or(self.sticky_cache_size),
+            shutdown_grace: self.shutdown_grace,
+            metrics_port: env.parse_opt(&var("METRICS_PORT"))?.or(self.metrics_port),
+            tuner: env.parse_opt(&var("WORKER_TUNER"))?.unwrap_or(self.tuner),
+            target_cpu: env.parse_opt(&var("TUNER_TARGET_CPU"))?.or(self.target_cpu),
+            target_memory: env.parse_opt(&var("TUNER_TARGET_MEMORY"))?.or(self.target_memory),
+            workflow_slots_min: env.parse_opt(&var("TUNER_WORKFLOW_SLOTS_MIN"))?.or(self.workflow_slots_min),
+            workflow_slots_max: env.parse_opt(&var("TUNER_WORKFLOW_SLOTS_MAX"))?.or(self.workflow_slots_max),
+            activity_slots_min: env.parse_opt(&var("TUNER_ACTIVITY_SLOTS_MIN"))?.or(self.activity_slots_min),
+            activity_slots_max: env.parse_opt(&var("TUNER_ACTIVITY_SLOTS_MAX"))?.or(self.activity_slots_max),
+            poller_autoscaling: env.bool_opt(&var("POLLER_AUTOSCALING"))?.or(self.poller_autoscaling),
+            pollers_min: env.parse_opt(&var("POLLERS_MIN"))?.or(self.pollers_min),
+            pollers_max: env.parse_opt(&var("POLLERS_MAX"))?.or(self.pollers_max),
+            pollers_initial: env.parse_opt(&var("POLLERS_INITIAL"))?.or(self.pollers_initial),
+        };
+        // Name the variable a value came from: the worker's own when set, else the global one.
+        tuning.validate(|name| if env.get(&var(name)).is_some() { var(name) } else { name.to_owned() })?;
+        Ok(tuning)
+    }
+
+    /// Target CPU and memory usage of the resource-based tuner, defaults applied.
+    pub fn resource_targets(&self) -> (f64, f64) {
+        (self.target_cpu.unwrap_or(DEFAULT_TARGET_CPU), self.target_memory.unwrap_or(DEFAULT_TARGET_MEMORY))
+    }
+
+    /// `(min, max)` workflow-task slots of the resource-based tuner, defaults applied (a
+    /// maximum left unset is raised to a larger minimum).
+    pub fn workflow_slots(&self) -> (usize, usize) {
+        slot_range(self.workflow_slots_min, self.workflow_slots_max, DEFAULT_WORKFLOW_SLOTS)
+    }
+
+    /// `(min, max)` activity slots of the resource-based tuner, defaults applied.
+    pub fn activity_slots(&self) -> (usize, usize) {
+        slot_range(self.activity_slots_min, self.activity_slots_max, DEFAULT_ACTIVITY_SLOTS)
+    }
+
+    /// `(min, max, initial)` of autoscaling pollers, defaults applied.
+    pub fn pollers(&self) -> (usize, usize, usize) {
+        let (min, max, initial) = DEFAULT_POLLERS;
+        let min = self.pollers_min.unwrap_or(min);
+        let max = self.pollers_max.unwrap_or(max.max(min));
+        // Not `clamp`: it panics when min > max, which `validate` reports with the variables' names.
+        (min, max, self.pollers_initial.unwrap_or(initial.max(min).min(max)))
+    }
+
+    /// Ranges and orderings; `name` gives the variable a setting was read from.
+    fn validate(&self, name: impl Fn(&str) -> String) -> Result<(), ConfigError> {
+        let invalid = |var: &str, reason: String| ConfigError::Invalid { var: name(var), reason };
+        for (var, value) in [("TUNER_TARGET_CPU", self.target_cpu), ("TUNER_TARGET_MEMORY", self.target_memory)] {
+            if let Some(v) = value
+                && !(v.is_finite() && v > 0.0 && v <= 1.0)
+            {
+                return Err(invalid(var, format!("{v} is not a fraction above 0 and at most 1 (e.g. 0.8)")));
+            }
+        }
+        let slots = [
+            ("TUNER_WORKFLOW_SLOTS", self.workflow_slots_min, self.workflow_slots_max, self.workflow_slots()),
+            ("TUNER_ACTIVITY_SLOTS", self.activity_slots_min, self.activity_slots_max, self.activity_slots()),
+        ];
+        for (base, min, max, (lo, hi)) in slots {
+            let (min_var, max_var) = (format!("{base}_MIN"), format!("{base}_MAX"));
+            if min == Some(0) {
+                return Err(invalid(&min_var, "0: at least 1 slot, or a busy host would starve the worker".to_owned()));
+            }
+            if max == Some(0) {
+                return Err(invalid(&max_var, "0: at least 1 slot".to_owned()));
+            }
+            if lo > hi {
+                let culprit = if min.is_some() { &min_var } else { &max_var };
+                return Err(invalid(culprit, format!("minimum {lo} ({}) is above maximum {hi} ({})", name(&min_var), name(&max_var))));
+            }
+        }
+        if self.pollers_min == Some(0) {
+            return Err(invalid("POLLERS_MIN", "0: at least 1 poll".to_owned()));
+        }
+        let (min, max, initial) = self.pollers();
+        if min > max {
+            let culprit = if self.pollers_min.is_some() { "POLLERS_MIN" } else { "POLLERS_MAX" };
+            return Err(invalid(culprit, format!("minimum {min} ({}) is above maximum {max} ({})", name("POLLERS_MIN"), name("POLLERS_MAX"))));
+        }
+        if !(min..=max).contains(&initial) {
+            return Err(invalid(
+                "POLLERS_INITIAL",
+                format!("{initial} is not between the minimum {min} ({}) and the maximum {max} ({})", name("POLLERS_MIN"), name("POLLERS_MAX")),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn slot_range(min: Option<usize>, max: Option<usize>, (default_min, default_max): (usize, usize)) -> (usize, usize) {
+    let min = min.unwrap_or(default_min);
+    (min, max.unwrap_or(default_max.max(min)))
 }
 
 /// The whole configuration of a fleet process.
@@ -198,6 +393,14 @@ impl Env {
                 "0" | "false" | "no" | "off" => Ok(false),
                 _ => Err(ConfigError::Invalid { var: var.to_owned(), reason: format!("{v:?} is not a boolean (true/false)") }),
             },
+        }
+    }
+
+    /// `true/false/1/0/yes/no/on/off` if set.
+    pub fn bool_opt(&self, var: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(var) {
+            None => Ok(None),
+            Some(_) => self.bool(var, false).map(Some),
         }
     }
 
@@ -301,14 +504,7 @@ impl FleetConfig {
             other => return Err(ConfigError::Invalid { var: "LOG_FORMAT".into(), reason: format!("{other:?} is not 'text' or 'json'") }),
         };
 
-        let tuning = WorkerTuning {
-            max_concurrent_activities: env.parse_opt("MAX_CONCURRENT_ACTIVITIES")?,
-            max_concurrent_workflow_tasks: env.parse_opt("MAX_CONCURRENT_WORKFLOW_TASKS")?,
-            activities_per_second: env.parse_opt("ACTIVITIES_PER_SECOND")?,
-            sticky_cache_size: env.parse_opt("STICKY_CACHE_SIZE")?,
-            shutdown_grace: env.seconds("WORKER_SHUTDOWN_GRACE_SECS", Duration::from_secs(30))?,
-            metrics_port: env.parse_opt("METRICS_PORT")?,
-        };
+        let tuning = WorkerTuning::from_globals(env)?;
 
         Ok(Self {
             temporal: TemporalSettings {

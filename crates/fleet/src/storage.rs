@@ -171,16 +171,14 @@ impl Storage {
         &self.client
     }
 
+    /// Starts reading an object: its metadata and a body to stream.
+    async fn open(&self, object: &ObjectRef) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StorageError> {
+        self.client.get_object().bucket(object.bucket()).key(object.key()).send().await.map_err(|e| classify(object.to_string(), object.bucket(), e))
+    }
+
     /// Reads a whole object into memory.
     pub async fn get(&self, object: &ObjectRef) -> Result<Bytes, StorageError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(object.bucket())
-            .key(object.key())
-            .send()
-            .await
-            .map_err(|e| classify(object.to_string(), object.bucket(), e))?;
+        let out = self.open(object).await?;
         let body = out
             .body
             .collect()
@@ -191,14 +189,7 @@ impl Storage {
 
     /// Streams an object into a local file (created or truncated); returns its size.
     pub async fn download_to_file(&self, object: &ObjectRef, path: &Path) -> Result<u64, StorageError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(object.bucket())
-            .key(object.key())
-            .send()
-            .await
-            .map_err(|e| classify(object.to_string(), object.bucket(), e))?;
+        let out = self.open(object).await?;
         let local = |source| StorageError::LocalFile { path: path.display().to_string(), source };
         let mut file = tokio::fs::File::create(path).await.map_err(local)?;
         let mut body = out.body;

@@ -3,7 +3,7 @@
 //! SIGINT/SIGTERM, then shut down gracefully (in-flight activities get
 //! `WORKER_SHUTDOWN_GRACE_SECS` before they are cancelled).
 
-use crate::config::{Env, FleetConfig, WorkerTuning};
+use crate::config::{Env, FleetConfig, TunerKind, WorkerTuning};
 use crate::kit::Scratch;
 use crate::{storage::Storage, telemetry, temporal};
 use anyhow::Context;
@@ -13,8 +13,10 @@ use std::sync::Arc;
 use temporalio_client::Client;
 use temporalio_common::telemetry::metrics::CoreMeter;
 use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter};
-use temporalio_sdk::runtime::RuntimeOptions;
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::runtime::worker_tuner::{
+    FixedSizeSlotSupplier, ResourceBasedSlotOptions, ResourceBasedTuner, ResourceBasedTunerOptions, TunerHolder, WorkerTuner,
+};
+use temporalio_sdk::runtime::{AutoscalingOptions, PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// What a worker's registration function gets to build its activities with.
@@ -148,31 +150,63 @@ fn build_worker(
         .maybe_max_worker_activities_per_second(tuning.activities_per_second)
         .max_cached_workflows(tuning.sticky_cache_size.unwrap_or(1000))
         .graceful_shutdown_period(tuning.shutdown_grace)
-        .tuner(
-            TunerHolder::builder()
-                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(tuning.max_concurrent_workflow_tasks.unwrap_or(100)))
-                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(tuning.max_concurrent_activities.unwrap_or(100)))
-                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
-                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
-                .build(),
-        )
+        .tuner(sdk_tuner(tuning))
+        .maybe_workflow_task_poller_behavior(poller_behavior(tuning))
+        .maybe_activity_task_poller_behavior(poller_behavior(tuning))
         .build();
+    tracing::info!(
+        tuner = %tuning.tuner,
+        pollers = ?poller_behavior(tuning),
+        "worker tuning"
+    );
+    if tuning.tuner == TunerKind::ResourceBased && (tuning.max_concurrent_activities.is_some() || tuning.max_concurrent_workflow_tasks.is_some()) {
+        tracing::warn!("MAX_CONCURRENT_* are ignored by WORKER_TUNER=resource-based: use TUNER_*_SLOTS_MAX to cap its slots");
+    }
     register(&mut options, services).with_context(|| format!("registering the {queue} worker"))?;
     Worker::new(runtime, client, options).with_context(|| format!("creating the worker on task queue {task_queue}"))
 }
 
-/// Global tuning overridden by `<WORKER>_<SETTING>` (e.g. `ACCURACY_PROCESSOR_MAX_CONCURRENT_ACTIVITIES`).
-pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<WorkerTuning, crate::ConfigError> {
-    let prefix = worker_var_prefix(queue);
-    let var = |name: &str| format!("{prefix}_{name}");
-    Ok(WorkerTuning {
-        max_concurrent_activities: env.parse_opt(&var("MAX_CONCURRENT_ACTIVITIES"))?.or(global.max_concurrent_activities),
-        max_concurrent_workflow_tasks: env.parse_opt(&var("MAX_CONCURRENT_WORKFLOW_TASKS"))?.or(global.max_concurrent_workflow_tasks),
-        activities_per_second: env.parse_opt(&var("ACTIVITIES_PER_SECOND"))?.or(global.activities_per_second),
-        sticky_cache_size: env.parse_opt(&var("STICKY_CACHE_SIZE"))?.or(global.sticky_cache_size),
-        shutdown_grace: global.shutdown_grace,
-        metrics_port: env.parse_opt(&var("METRICS_PORT"))?.or(global.metrics_port),
+/// The SDK tuner of `tuning`: fixed slot counts, or slots handed out while the host's CPU and
+/// memory stay under their targets (local-activity and Nexus slots keep the SDK's defaults).
+fn sdk_tuner(tuning: &WorkerTuning) -> WorkerTuner {
+    match tuning.tuner {
+        TunerKind::ResourceBased => {
+            let (cpu, memory) = tuning.resource_targets();
+            let slots = |(min, max): (usize, usize)| ResourceBasedSlotOptions::builder().minimum_slots(min).maximum_slots(max).build();
+            ResourceBasedTuner::builder()
+                .tuner_options(ResourceBasedTunerOptions::builder().target_cpu_usage(cpu).target_memory_usage(memory).build())
+                .workflow_task_slot_options(slots(tuning.workflow_slots()))
+                .activity_task_slot_options(slots(tuning.activity_slots()))
+                .build()
+                .into()
+        }
+        TunerKind::Fixed => TunerHolder::builder()
+            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(tuning.max_concurrent_workflow_tasks.unwrap_or(100)))
+            .activity_task_slot_supplier(FixedSizeSlotSupplier::new(tuning.max_concurrent_activities.unwrap_or(100)))
+            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+            .build()
+            .into(),
+    }
+}
+
+/// Workflow and activity pollers: `None` leaves the SDK's own choice (5 polls, enrolled in
+/// autoscaling when the namespace advertises it).
+fn poller_behavior(tuning: &WorkerTuning) -> Option<PollerBehavior> {
+    tuning.poller_autoscaling.map(|on| {
+        if on {
+            let (minimum, maximum, initial) = tuning.pollers();
+            PollerBehavior::Autoscaling(AutoscalingOptions::builder().minimum(minimum).maximum(maximum).initial(initial).build())
+        } else {
+            PollerBehavior::SimpleMaximum(5)
+        }
     })
+}
+
+/// Global tuning overridden by `<WORKER>_<SETTING>` (e.g. `ACCURACY_PROCESSOR_MAX_CONCURRENT_ACTIVITIES`,
+/// `ACCURACY_PROCESSOR_WORKER_TUNER`).
+pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<WorkerTuning, crate::ConfigError> {
+    global.overridden(&worker_var_prefix(queue), env)
 }
 
 async fn wait_for_stop_signal() {
@@ -265,4 +299,90 @@ pub fn start_worker_tuned(config: FleetConfig, queue: Queue, register: Register,
     })?;
     let shutdown = ready_rx.recv().map_err(|_| anyhow::anyhow!("worker thread exited before starting"))??;
     Ok(RunningWorker { shutdown, thread: Some(thread), task_queue })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let mut map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("TEMPORAL_CONFIG_FILE".into()).or_insert_with(|| "/nonexistent/temporal.toml".into());
+        Env::from_map(map)
+    }
+
+    fn tuning(queue: Queue, pairs: &[(&str, &str)]) -> Result<WorkerTuning, crate::ConfigError> {
+        let env = env(pairs);
+        tuning_for(queue, &env, &FleetConfig::from_env(&env)?.tuning)
+    }
+
+    #[test]
+    fn defaults_keep_fixed_slots_and_the_sdk_pollers() {
+        let t = tuning(Queue::Ingestion, &[]).unwrap();
+        assert_eq!(t.tuner, TunerKind::Fixed);
+        assert!(matches!(sdk_tuner(&t), WorkerTuner::TunerHolder(_)));
+        assert_eq!(poller_behavior(&t), None);
+    }
+
+    #[test]
+    fn one_worker_switches_to_resource_based_and_autoscaling_pollers() {
+        let vars = [
+            ("TUNER_TARGET_CPU", "0.7"),
+            ("ACCURACY_PROCESSOR_WORKER_TUNER", "resource-based"),
+            ("ACCURACY_PROCESSOR_TUNER_TARGET_MEMORY", "0.6"),
+            ("ACCURACY_PROCESSOR_TUNER_ACTIVITY_SLOTS_MAX", "8"),
+            ("ACCURACY_PROCESSOR_POLLER_AUTOSCALING", "true"),
+            ("ACCURACY_PROCESSOR_POLLERS_MAX", "20"),
+        ];
+        let own = tuning(Queue::AccuracyProcessor, &vars).unwrap();
+        assert_eq!(own.tuner, TunerKind::ResourceBased);
+        assert_eq!(own.resource_targets(), (0.7, 0.6));
+        assert_eq!(own.activity_slots(), (1, 8));
+        assert_eq!(own.workflow_slots(), (2, 10_000));
+        let WorkerTuner::ResourceBased(sdk) = sdk_tuner(&own) else { panic!("resource-based tuner expected") };
+        assert_eq!(sdk.tuner_options.target_cpu_usage, 0.7);
+        assert_eq!(sdk.tuner_options.target_memory_usage, 0.6);
+        assert_eq!(sdk.activity_task_slot_options.and_then(|o| o.maximum_slots), Some(8));
+        let Some(PollerBehavior::Autoscaling(pollers)) = poller_behavior(&own) else { panic!("autoscaling pollers expected") };
+        assert_eq!((pollers.minimum, pollers.maximum, pollers.initial), (1, 20, 5));
+
+        // The other workers keep the global settings.
+        let other = tuning(Queue::Video, &vars).unwrap();
+        assert_eq!(other.tuner, TunerKind::Fixed);
+        assert_eq!(poller_behavior(&other), None);
+    }
+
+    #[test]
+    fn pollers_off_pins_the_simple_maximum_and_initial_follows_the_range() {
+        let off = tuning(Queue::Video, &[("POLLER_AUTOSCALING", "false")]).unwrap();
+        assert_eq!(poller_behavior(&off), Some(PollerBehavior::SimpleMaximum(5)));
+        let small = tuning(Queue::Video, &[("POLLER_AUTOSCALING", "on"), ("POLLERS_MAX", "3")]).unwrap();
+        assert_eq!(small.pollers(), (1, 3, 3));
+        let big = tuning(Queue::Video, &[("POLLER_AUTOSCALING", "on"), ("POLLERS_MIN", "200")]).unwrap();
+        assert_eq!(big.pollers(), (200, 200, 200));
+    }
+
+    #[test]
+    fn bad_tuning_names_the_variable() {
+        for (pairs, var, reason) in [
+            (&[("WORKER_TUNER", "auto")][..], "WORKER_TUNER", "'fixed' or 'resource-based'"),
+            (&[("VIDEO_WORKER_TUNER", "elastic")][..], "VIDEO_WORKER_TUNER", "\"elastic\""),
+            (&[("TUNER_TARGET_CPU", "1.5")][..], "TUNER_TARGET_CPU", "1.5"),
+            (&[("VIDEO_TUNER_TARGET_MEMORY", "0")][..], "VIDEO_TUNER_TARGET_MEMORY", "fraction"),
+            (&[("TUNER_TARGET_CPU", "high")][..], "TUNER_TARGET_CPU", "\"high\""),
+            (&[("POLLER_AUTOSCALING", "sometimes")][..], "POLLER_AUTOSCALING", "not a boolean"),
+            (&[("POLLERS_MIN", "0")][..], "POLLERS_MIN", "at least 1"),
+            (&[("POLLERS_MIN", "10"), ("POLLERS_MAX", "4")][..], "POLLERS_MIN", "above maximum 4 (POLLERS_MAX)"),
+            (&[("POLLERS_MIN", "10"), ("VIDEO_POLLERS_MAX", "4")][..], "POLLERS_MIN", "(VIDEO_POLLERS_MAX)"),
+            (&[("POLLERS_INITIAL", "500")][..], "POLLERS_INITIAL", "between the minimum 1"),
+            (&[("TUNER_ACTIVITY_SLOTS_MIN", "50"), ("TUNER_ACTIVITY_SLOTS_MAX", "10")][..], "TUNER_ACTIVITY_SLOTS_MIN", "minimum 50"),
+            (&[("VIDEO_TUNER_WORKFLOW_SLOTS_MAX", "1")][..], "VIDEO_TUNER_WORKFLOW_SLOTS_MAX", "minimum 2"),
+            (&[("TUNER_WORKFLOW_SLOTS_MIN", "0")][..], "TUNER_WORKFLOW_SLOTS_MIN", "at least 1"),
+            (&[("TUNER_ACTIVITY_SLOTS_MAX", "-1")][..], "TUNER_ACTIVITY_SLOTS_MAX", "\"-1\""),
+        ] {
+            let err = tuning(Queue::Video, pairs).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(reason), "{pairs:?}: expected {var} and {reason:?} in {err}");
+        }
+    }
 }
