@@ -63,7 +63,16 @@ async fn non_default_namespace_and_prometheus_metrics() -> anyhow::Result<()> {
     assert!(description.contains("WORKFLOW_EXECUTION_STATUS_COMPLETED"), "{description}");
     assert!(!describe("default")?.status.success(), "the workflow must not exist in the default namespace");
 
-    let metrics = scrape(metrics_port).await?;
+    // The worker counts a completion as it reports it: the client may see the result first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let metrics = scrape(metrics_port).await?;
+        let counted = metrics.lines().any(|l| l.starts_with("temporal_workflow_completed_total") && l.contains("ChecksumObject"));
+        if counted || std::time::Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     for counter in ["temporal_workflow_completed_total", "temporal_activity_execution_latency", "temporal_workflow_task_execution_latency"] {
         assert!(metrics.contains(counter), "{counter} missing from /metrics:\n{metrics}");
     }
