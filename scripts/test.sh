@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --workspace --bins --tests
+# Each end-to-end test starts its own dev server, S3 endpoint and workers: at most two at once
+# on a 2-core machine (with four at once, a test's dev server was seen to go away mid-test).
+# RUST_TEST_THREADS overrides.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
 cargo test --workspace --no-fail-fast "$@"
 # The fault tests (tests/tests/faults.rs) kill worker processes, the dev server and the S3
 # endpoint under a running fleet: slow, so a plain `cargo test` skips them (#[ignore]); the
