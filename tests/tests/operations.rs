@@ -6,15 +6,6 @@ use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use testkit::{TestStack, unique_id};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn scrape(port: u16) -> anyhow::Result<String> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    Ok(body)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn non_default_namespace_and_prometheus_metrics() -> anyhow::Result<()> {
@@ -66,7 +57,7 @@ async fn non_default_namespace_and_prometheus_metrics() -> anyhow::Result<()> {
     // The worker counts a completion as it reports it: the client may see the result first.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let metrics = loop {
-        let metrics = scrape(metrics_port).await?;
+        let metrics = testkit::scrape_metrics(metrics_port).await?;
         let counted = metrics.lines().any(|l| l.starts_with("temporal_workflow_completed_total") && l.contains("ChecksumObject"));
         if counted || std::time::Instant::now() > deadline {
             break metrics;

@@ -8,15 +8,6 @@ use contracts::{ObjectRef, Queue, buckets};
 use std::time::Duration;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use testkit::{TestStack, unique_id};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn scrape(port: u16) -> anyhow::Result<String> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    Ok(body)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resource_based_worker_with_autoscaling_pollers_completes_work() -> anyhow::Result<()> {
@@ -55,7 +46,7 @@ async fn a_resource_based_worker_with_autoscaling_pollers_completes_work() -> an
     assert!(worker.try_exit_status().is_none(), "the worker process is still running");
 
     // The SDK's resource-based slot suppliers publish the usage they steer by.
-    let metrics = scrape(metrics_port.parse()?).await?;
+    let metrics = testkit::scrape_metrics(metrics_port.parse()?).await?;
     assert!(metrics.contains("resource_slots_cpu_usage"), "no resource-based tuner gauge in /metrics:\n{metrics}");
     worker.stop(Duration::from_secs(10)).await;
 

@@ -556,10 +556,11 @@ impl FleetConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
+    /// Exactly these variables, and never a developer's own `temporal.toml`.
+    pub(crate) fn env(pairs: &[(&str, &str)]) -> Env {
         let mut map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         // Never let a developer's own ~/.config/temporalio/temporal.toml leak into the tests.
         map.entry("TEMPORAL_CONFIG_FILE".into()).or_insert_with(|| "/nonexistent/temporal.toml".into());

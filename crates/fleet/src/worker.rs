@@ -304,13 +304,7 @@ pub fn start_worker_tuned(config: FleetConfig, queue: Queue, register: Register,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        let mut map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.entry("TEMPORAL_CONFIG_FILE".into()).or_insert_with(|| "/nonexistent/temporal.toml".into());
-        Env::from_map(map)
-    }
+    use crate::config::tests::env;
 
     fn tuning(queue: Queue, pairs: &[(&str, &str)]) -> Result<WorkerTuning, crate::ConfigError> {
         let env = env(pairs);
