@@ -19,8 +19,9 @@ if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r bench/p
 fi
 
 # Release builds of the harness (with its S3 endpoint and orchestration worker binaries) and of
-# the five worker binaries of the image automation pipeline, which the end-to-end section
-# starts (it looks for them beside the harness, in target/release/).
-cargo build --release -p bench -p orchestrator -p ingestion -p accuracy-dispatcher -p accuracy-processor -p geolocalization --bins
+# the worker binaries of the image automation pipeline and of the video worker, which the
+# end-to-end and video-scale sections start (they look for them beside the harness, in
+# target/release/).
+cargo build --release -p bench -p orchestrator -p ingestion -p accuracy-dispatcher -p accuracy-processor -p geolocalization -p video --bins
 
 exec target/release/bench --python "$venv/bin/python" "$@"

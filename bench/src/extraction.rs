@@ -19,8 +19,8 @@ use serde::Serialize;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use video::extract::sample_and_encode;
-use video::frames::{ResumePoint, SamplePlan, sample_frames};
+use video::extract::{Encoded, sample_and_encode};
+use video::frames::{Decoded, ResumePoint, SamplePlan, Window, sample_frames};
 
 /// Sizes of the section.
 #[derive(Debug, Clone, Serialize)]
@@ -119,7 +119,7 @@ fn clip_spec(settings: &VideoSettings) -> ClipSpec {
         .enumerate()
         .map(|(i, &color)| Segment { color, frames: if i + 1 == colors.len() { total - per_scene * 3 } else { per_scene } })
         .collect();
-    ClipSpec { width: settings.width, height: settings.height, fps: settings.fps, segments, rotation: 0, faststart: true }
+    ClipSpec { width: settings.width, height: settings.height, fps: settings.fps, segments, ..ClipSpec::three_scenes() }
 }
 
 /// Files named `frame-*.jpg` in `dir`: count, bytes, and the size of the first.
@@ -150,10 +150,11 @@ fn extract_rust(clip: &Path, plan: &SamplePlan, quality: u8, out: &Path) -> anyh
     fresh_dir(out)?;
     let started = Instant::now();
     let mut failure = None;
-    sample_and_encode(clip, plan, ResumePoint::default(), FrameFormat::Jpeg, quality, |frame| {
-        let written = frame
-            .map_err(anyhow::Error::msg)
-            .and_then(|frame| Ok(std::fs::write(out.join(format!("frame-{:04}.jpg", frame.index + 1)), frame.bytes)?));
+    sample_and_encode(clip, plan, ResumePoint::default().into(), FrameFormat::Jpeg, quality, |encoded| {
+        let written = encoded.map_err(anyhow::Error::msg).and_then(|encoded| match encoded {
+            Encoded::Frame(frame) => Ok(std::fs::write(out.join(format!("frame-{:04}.jpg", frame.index + 1)), frame.bytes)?),
+            Encoded::Score(_) => Ok(()),
+        });
         match written {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
@@ -173,9 +174,11 @@ fn extract_rust(clip: &Path, plan: &SamplePlan, quality: u8, out: &Path) -> anyh
 fn extract_rust_without_encoding(clip: &Path, plan: &SamplePlan) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut kept = 0u32;
-    sample_frames(clip, plan, ResumePoint::default(), |frame| {
-        std::hint::black_box(&frame.image);
-        kept += 1;
+    sample_frames(clip, plan, ResumePoint::default().into(), |decoded| {
+        if let Decoded::Frame(frame) = decoded {
+            std::hint::black_box(&frame.image);
+            kept += 1;
+        }
         ControlFlow::Continue(())
     })?;
     anyhow::ensure!(kept > 0, "no frame sampled");
@@ -239,6 +242,10 @@ fn run_blocking(settings: &VideoSettings, dir: &Path) -> anyhow::Result<VideoRes
         max_width: settings.frame_width,
         rotation_degrees: 0,
         max_frames: u32::MAX,
+        window: Window::WHOLE,
+        // Extraction alone, as the CLI does it; the scene scores the worker's segments also
+        // measure are timed in the scenes section.
+        score: false,
     };
     let width = settings.frame_width.min(probe.width);
     let (rust_dir, cli_dir, single_dir) = (dir.join("rust"), dir.join("ffmpeg"), dir.join("ffmpeg-1-thread"));

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use temporalio_client::Client;
 
 /// The roles of the image automation pipeline: one worker process each, on both fleets.
-pub const ROLES: [Queue; 5] = [Queue::Orchestrator, Queue::Ingestion, Queue::AccuracyDispatcher, Queue::AccuracyProcessor, Queue::Geolocalization];
+pub const IMAGE_ROLES: [Queue; 5] =
+    [Queue::Orchestrator, Queue::Ingestion, Queue::AccuracyDispatcher, Queue::AccuracyProcessor, Queue::Geolocalization];
 
 /// Task-queue prefix of the benchmark's stacks.
 const QUEUE_PREFIX: &str = "bench-";
@@ -115,15 +116,18 @@ pub struct FleetStack {
     pub log_dir: PathBuf,
     /// The dev server's Prometheus port (`/metrics`), when found.
     pub metrics_port: Option<u16>,
+    /// The worker processes' roles, in the order of their processes.
+    roles: Vec<Queue>,
     server: TemporalServer,
     s3: ChildProcess,
     workers: Vec<ChildProcess>,
 }
 
 impl FleetStack {
-    /// Starts the stack under `dir` and returns once every role's queue has pollers. `twin` is
-    /// required for [`FleetKind::PythonTwin`].
-    pub async fn start(kind: FleetKind, dir: &Path, twin: Option<&Twin>) -> anyhow::Result<Self> {
+    /// Starts the stack under `dir` with one worker process per entry of `roles` (a role listed
+    /// twice gets two processes), `worker_env` added to the workers' environment, and returns
+    /// once every role's queue has pollers. `twin` is required for [`FleetKind::PythonTwin`].
+    pub async fn start(kind: FleetKind, dir: &Path, twin: Option<&Twin>, roles: &[Queue], worker_env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let log_dir = dir.join("logs");
         std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
         let server = TemporalServer::start_on_free_port(&find_temporal_executable()?, dir, "temporal", "default").await?;
@@ -166,11 +170,14 @@ impl FleetStack {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
+        .chain(worker_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
         .collect();
         let mut workers = Vec::new();
-        for role in ROLES {
-            let log = log_dir.join(format!("{role}.log"));
-            let name = format!("{role} worker");
+        for (number, &role) in roles.iter().enumerate() {
+            let twice = roles.iter().filter(|r| **r == role).count() > 1;
+            let label = if twice { format!("{role}-{number}") } else { role.to_string() };
+            let log = log_dir.join(format!("{label}.log"));
+            let name = format!("{label} worker");
             let worker = match kind {
                 FleetKind::Rust => {
                     let exe = devstack::workers::binary_dir().join(role.worker_binary());
@@ -198,7 +205,7 @@ impl FleetStack {
             StackProcess { name: "temporal server".into(), part: Part::Server, pid: server_pid },
             StackProcess { name: "S3 endpoint".into(), part: Part::S3, pid: s3.pid()? },
         ];
-        for (role, worker) in ROLES.iter().zip(&workers) {
+        for (role, worker) in roles.iter().zip(&workers) {
             processes.push(StackProcess { name: role.base_name().to_owned(), part: Part::Worker, pid: worker.pid()? });
         }
         let candidates: Vec<u16> = machine::listening_ports(server_pid).into_iter().filter(|p| p.to_string() != port).collect();
@@ -206,7 +213,7 @@ impl FleetStack {
         if metrics_port.is_none() {
             println!("    (the dev server's metrics were not found among its ports {candidates:?}: no server-side action counts)");
         }
-        let mut stack = Self { kind, client, storage, config, processes, log_dir, metrics_port, server, s3, workers };
+        let mut stack = Self { kind, client, storage, config, processes, log_dir, metrics_port, roles: roles.to_vec(), server, s3, workers };
         stack.wait_for_workers(Duration::from_secs(120)).await?;
         Ok(stack)
     }
@@ -215,7 +222,7 @@ impl FleetStack {
     /// one kind), failing early when a worker exits.
     async fn wait_for_workers(&mut self, limit: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
-        for role in ROLES {
+        for role in self.roles.clone() {
             let queue = self.config.queue(role);
             loop {
                 if crate::stackutil::has_pollers(&self.client, "default", &queue).await? {

@@ -7,7 +7,11 @@
 //!    embedded stack: throughput, CPU of every process, memory, history events, billable
 //!    actions, and where the time goes;
 //! 4. video frame extraction: the video worker's code vs the `ffmpeg` CLI, at equal JPEG size;
-//! 5. memory: idle and peak RSS of each worker process vs its Python counterpart.
+//! 5. memory: idle and peak RSS of each worker process vs its Python counterpart;
+//! 6. scene detection: the video worker's vs PySceneDetect and FFmpeg's scene score, on clips
+//!    with known cuts, fades and flashes: what each finds, and how fast;
+//! 7. video at real length: a two-hour clip through the whole video pipeline with one and two
+//!    video workers (frames, history events, peak RSS, frames/s), and a full-HD clip's peak RSS.
 //!
 //! Run it with `bench/run.sh [--quick]`, which installs the Python peer into bench/.venv and
 //! builds this binary and the worker binaries in release mode. The JSON report goes to
@@ -22,15 +26,18 @@ mod orchestration;
 mod peer;
 mod pipeline;
 mod report;
+mod scenes;
 mod server_metrics;
 mod stackutil;
+mod video_scale;
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Benchmarks the fleet against the Python Temporal SDK, Pillow + NumPy and the ffmpeg CLI.
+/// Benchmarks the fleet against the Python Temporal SDK, Pillow + NumPy, the ffmpeg CLI and
+/// PySceneDetect.
 #[derive(Debug, Parser)]
 #[command(name = "bench", version)]
 struct Cli {
@@ -44,6 +51,8 @@ enum Section {
     Video,
     Orchestration,
     EndToEnd,
+    Scenes,
+    VideoScale,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,14 +104,20 @@ struct RunArgs {
     /// Video: clip length in seconds [default: 60, quick 12].
     #[arg(long)]
     video_seconds: Option<u32>,
+    /// Video scale: length of the long clip in seconds [default: 7200, quick 600].
+    #[arg(long)]
+    long_video_seconds: Option<u32>,
+    /// Scenes: length of each clip in seconds [default: 60, quick 12].
+    #[arg(long)]
+    scenes_seconds: Option<u32>,
     /// Video: the CLI's -q:v [default: calibrated to the worker's JPEG size, within 10 %].
     #[arg(long)]
     ffmpeg_qscale: Option<u32>,
-    /// Kernel and video: runs per measurement, the best kept [default: 5 kernel / 3 video,
-    /// quick 3 / 2].
+    /// Kernel, video and scenes: runs per measurement, the best kept [default: 5 kernel /
+    /// 3 video / 2 scenes, quick 3 / 2 / 1].
     #[arg(long)]
     repeats: Option<usize>,
-    /// Python of the peer (with temporalio, pillow and numpy installed).
+    /// Python of the peer (with bench/peer/requirements.txt installed).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))]
     python: PathBuf,
     /// Directory of the peer's scripts.
@@ -158,7 +173,7 @@ async fn check_peer(args: &RunArgs) -> anyhow::Result<()> {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let sections = if args.sections.is_empty() {
-        vec![Section::Kernel, Section::Video, Section::Orchestration, Section::EndToEnd]
+        vec![Section::Kernel, Section::Video, Section::Scenes, Section::Orchestration, Section::EndToEnd, Section::VideoScale]
     } else {
         args.sections.clone()
     };
@@ -223,6 +238,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let scenes = if wants(Section::Scenes) {
+        println!("[scenes] scene detection vs PySceneDetect and FFmpeg's scene score");
+        let settings = scenes::ScenesSettings {
+            seconds: args.scenes_seconds.unwrap_or(if quick { 12 } else { 60 }),
+            width: 640,
+            height: 360,
+            ffmpeg_threshold: 0.3,
+            repeats: pick(repeats, 2, 1),
+        };
+        Some(scenes::run(&settings, &args.python, &args.peer_dir, &dir.join("scenes")).await.context("scenes section")?)
+    } else {
+        None
+    };
     let orchestration = if wants(Section::Orchestration) {
         println!("[orchestration] Rust worker vs Python temporalio worker");
         let workflows = pick(args.workflows, 300, 60);
@@ -260,9 +288,27 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None
     };
 
+    let video_scale = if wants(Section::VideoScale) {
+        println!("[video-scale] a long clip through the whole video pipeline, one and two video workers");
+        let settings = video_scale::ScaleSettings {
+            long_clip: video_scale::ClipSize {
+                seconds: args.long_video_seconds.unwrap_or(if quick { 600 } else { 7200 }),
+                width: 160,
+                height: 90,
+                fps: 10,
+            },
+            full_hd_clip: video_scale::ClipSize { seconds: if quick { 30 } else { 180 }, width: 1920, height: 1080, fps: 25 },
+            worker_counts: vec![1, 2],
+        };
+        Some(video_scale::run(&settings, &dir.join("video-scale")).await.context("video-scale section")?)
+    } else {
+        None
+    };
+
     let memory = report::memory_rows(orchestration.as_ref(), end_to_end.as_ref());
     let scratch_dir = scratch_parent.display().to_string();
-    let mut report = report::Report { machine, quick, scratch_dir, orchestration, kernel, end_to_end, video, memory, table: String::new() };
+    let mut report =
+        report::Report { machine, quick, scratch_dir, orchestration, kernel, end_to_end, video, scenes, video_scale, memory, table: String::new() };
     report.table = report::table(&report);
     println!("\n{}", report.table);
     let path = write_report(&report, &args.results_dir)?;

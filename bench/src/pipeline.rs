@@ -17,7 +17,7 @@
 //! moves the noise estimate and so the score by about 1e-4; PNG and TIFF tiles are identical and
 //! their scores agree within 1e-13).
 
-use crate::fleet_stack::{FleetKind, FleetStack, Part, Twin};
+use crate::fleet_stack::{FleetKind, FleetStack, IMAGE_ROLES, Part, Twin};
 use crate::history::{self, ActionCounts, ActivitySpan, ActivityStats, HistoryStats, RunTimeline, TimeSplit};
 use crate::machine::{self, Rss};
 use crate::stackutil;
@@ -392,7 +392,7 @@ async fn run_fleet(
     dir: &Path,
 ) -> anyhow::Result<FleetRun> {
     let started = Instant::now();
-    let mut stack = FleetStack::start(kind, dir, twin).await?;
+    let mut stack = FleetStack::start(kind, dir, twin, &IMAGE_ROLES, &[]).await?;
     println!("    stack up in {:.1} s (logs in {})", started.elapsed().as_secs_f64(), stack.log_dir.display());
     let outcome = run_batches(&mut stack, settings, inputs, automation).await;
     let outcome = match outcome {

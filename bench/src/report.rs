@@ -8,6 +8,7 @@ use crate::kernel::KernelResult;
 use crate::machine::{Machine, Rss};
 use crate::orchestration::OrchestrationResult;
 use crate::pipeline::{EndToEndResult, FleetBatch};
+use crate::scenes::{ScenesResult, describe, describe_cuts};
 use serde::Serialize;
 
 /// Resident memory of one process, for the memory section.
@@ -53,6 +54,10 @@ pub struct Report {
     pub video: Option<VideoResult>,
     /// Section 5, from the processes of sections 1 and 3.
     pub memory: Vec<MemoryRow>,
+    /// Section 6.
+    pub scenes: Option<ScenesResult>,
+    /// Section 7.
+    pub video_scale: Option<crate::video_scale::ScaleResult>,
     /// The printed table.
     pub table: String,
 }
@@ -171,6 +176,43 @@ fn end_to_end_rows(e: &EndToEndResult, rows: &mut Vec<[String; 4]>) {
     }
 }
 
+/// The scene detection rows: per clip, the worker against PySceneDetect, then against FFmpeg's
+/// scene score: what each reports, how many expected cuts (transitions, for the worker) it
+/// found and reported wrongly, and its time.
+fn scenes_rows(s: &ScenesResult, rows: &mut Vec<[String; 4]>) {
+    use crate::scenes::ToolResult;
+    let score =
+        |r: &ToolResult| format!("{}/{} found, {} extra; {:.2} s", r.agreement.found, r.agreement.expected, r.agreement.extra, r.best_seconds);
+    for clip in &s.clips {
+        let what = format!(
+            "Scenes, {} ({}x{} {} s; expected {})",
+            clip.name,
+            s.settings.width,
+            s.settings.height,
+            s.settings.seconds,
+            describe(&clip.expected)
+        );
+        let ours = format!("{} ({})", describe(&clip.ours), score(&clip.ours_result));
+        rows.push([
+            format!("{what}, vs PySceneDetect"),
+            ours.clone(),
+            format!(
+                "{} (PySceneDetect {} ContentDetector; {})",
+                describe_cuts(&clip.pyscenedetect_cuts),
+                s.pyscenedetect,
+                score(&clip.pyscenedetect_result)
+            ),
+            ratio(clip.pyscenedetect_result.best_seconds / clip.ours_result.best_seconds),
+        ]);
+        rows.push([
+            format!("{what}, vs FFmpeg"),
+            ours,
+            format!("{} (ffmpeg scene > {}; {})", describe_cuts(&clip.ffmpeg_cuts), s.settings.ffmpeg_threshold, score(&clip.ffmpeg_result)),
+            ratio(clip.ffmpeg_result.best_seconds / clip.ours_result.best_seconds),
+        ]);
+    }
+}
+
 /// The Markdown table of the run.
 pub fn table(report: &Report) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
@@ -240,6 +282,9 @@ pub fn table(report: &Report) -> String {
             ratio(bare / v.ffmpeg.frames_per_second),
         ]);
     }
+    if let Some(s) = &report.scenes {
+        scenes_rows(s, &mut rows);
+    }
     if let Some(e) = &report.end_to_end {
         end_to_end_rows(e, &mut rows);
     }
@@ -277,6 +322,11 @@ pub fn table(report: &Report) -> String {
         out.push_str(
             "End to end: CPU is user + system time of every process of each fleet's stack (dev server, S3 endpoint process, workers, with their children) over the batch, from /proc; billable actions as Temporal Cloud counts them, from the histories of every workflow of the batch (heartbeats only where a history shows their details); the wall-time row's ratio is the orchestration seconds per image.\n",
         );
+    }
+    // No peer runs a video pipeline on Temporal: this section is the fleet's own figures.
+    if let Some(scale) = &report.video_scale {
+        out.push('\n');
+        out.push_str(&crate::video_scale::table(scale));
     }
     out
 }

@@ -4,7 +4,7 @@
 //!    automation batch: every workflow completes, the output keys are exactly the expected
 //!    ones, and the reports equal those of a clean run of the same images;
 //! 2. `kill -9` of the video worker mid-extraction, then a fresh process: the run finishes, and
-//!    the extraction resumed from the frames its heartbeat details recorded;
+//!    the segment resumed from the pieces its heartbeat details recorded;
 //! 3. the Temporal dev server killed (SIGKILL) and restarted on its database mid-batch;
 //! 4. the S3 endpoint down for seconds mid-batch: activities fail, are retried, complete;
 //! 5. a batch re-submitted under the same workflow id: every output rewritten in place, none
@@ -406,11 +406,11 @@ async fn killing_a_processor_mid_batch_loses_no_tile_and_changes_no_report() -> 
 // ---------------------------------------------------------------------------------------------
 // 2. The video worker killed mid-extraction.
 
-/// What `ExtractFrames` heartbeats (the worker's private checkpoint): only the frame count is
-/// read here.
+/// What `ExtractSegment` heartbeats (the worker's private checkpoint): only the count of frames
+/// in the pieces it has written is read here.
 #[derive(serde::Deserialize)]
-struct ExtractCheckpoint {
-    frames: Vec<serde_json::Value>,
+struct SegmentCheckpoint {
+    frames: u32,
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -452,10 +452,10 @@ async fn killing_the_video_worker_mid_extraction_resumes_from_the_heartbeat() ->
         let pending = history::pending_activities(&stack.client, &workflow_id).await.unwrap_or_default();
         let recorded = pending
             .iter()
-            .filter(|a| a.activity_type.as_ref().is_some_and(|t| t.name == "ExtractFrames"))
+            .filter(|a| a.activity_type.as_ref().is_some_and(|t| t.name == "ExtractSegment"))
             .filter_map(|a| a.heartbeat_details.as_ref()?.payloads.first())
-            .filter_map(|p| serde_json::from_slice::<ExtractCheckpoint>(&p.data).ok())
-            .map(|c| c.frames.len())
+            .filter_map(|p| serde_json::from_slice::<SegmentCheckpoint>(&p.data).ok())
+            .map(|c| c.frames as usize)
             .max()
             .unwrap_or(0);
         if recorded > 0 {
@@ -485,7 +485,7 @@ async fn killing_the_video_worker_mid_extraction_resumes_from_the_heartbeat() ->
         extraction.frames,
         "the new attempt extracted only the rest: {extraction:?}"
     );
-    assert!(stack.worker_log("video-2").contains("resuming frame extraction from the last heartbeat"), "{}", stack.worker_log("video-2"));
+    assert!(stack.worker_log("video-2").contains("resuming the segment from its last piece"), "{}", stack.worker_log("video-2"));
 
     // Every frame exactly once: contiguous indices, one object each, time always moving on.
     let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&extraction.manifest).await?)?;
@@ -498,7 +498,7 @@ async fn killing_the_video_worker_mid_extraction_resumes_from_the_heartbeat() ->
 
     // The history shows why: the first attempt's heartbeat timed out when its process died.
     let events = history::events(&stack.client, &workflow_id, None).await?;
-    let extract = history::activities(&events).into_iter().find(|a| a.activity_type == "ExtractFrames").expect("ExtractFrames");
+    let extract = history::activities(&events).into_iter().find(|a| a.activity_type == "ExtractSegment").expect("ExtractSegment");
     assert_eq!(extract.retried_after.as_ref().and_then(|f| f.error_type.as_deref()), Some("Timeout"), "{extract:?}");
     assert!(second.try_exit_status().is_none(), "the new worker is still running");
     println!(

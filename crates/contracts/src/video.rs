@@ -106,16 +106,35 @@ pub struct FrameSettings {
     pub format: FrameFormat,
     /// JPEG quality, 1..=100.
     pub jpeg_quality: u8,
-    /// At most this many frames are extracted (bounds outputs, heartbeat details and the
-    /// summary on long inputs).
+    /// A run whose sampling needs more frames than this is refused before extracting any
+    /// (bounds the outputs and the summary of one run).
     pub max_frames: u32,
     /// Turn frames upright according to the video's rotation metadata.
     pub apply_rotation: bool,
+    /// Extraction splits the video into time segments of about this many seconds, extracted
+    /// by parallel activities (at most [`MAX_SEGMENTS`]: longer videos get longer segments).
+    #[serde(default = "default_segment_seconds")]
+    pub segment_seconds: f64,
+}
+
+/// Most segments a video's extraction is split into: bounds the run's history whatever the
+/// video's length.
+pub const MAX_SEGMENTS: u32 = 32;
+
+fn default_segment_seconds() -> f64 {
+    300.0
 }
 
 impl Default for FrameSettings {
     fn default() -> Self {
-        Self { max_width: 640, format: FrameFormat::Jpeg, jpeg_quality: 85, max_frames: 1_000, apply_rotation: true }
+        Self {
+            max_width: 640,
+            format: FrameFormat::Jpeg,
+            jpeg_quality: 85,
+            max_frames: 20_000,
+            apply_rotation: true,
+            segment_seconds: default_segment_seconds(),
+        }
     }
 }
 
@@ -133,11 +152,15 @@ pub struct ProcessSettings {
     pub scene_threshold: f64,
     /// Bins of the luminance histogram (1..=256).
     pub histogram_bins: u32,
+    /// Scene detection over every decoded frame (segmented runs; `scene_threshold` applies to
+    /// runs recorded before, which compared the sampled frames' histograms).
+    #[serde(default)]
+    pub scenes: SceneDetection,
 }
 
 impl Default for ProcessSettings {
     fn default() -> Self {
-        Self { thumb_width: 160, sheet_columns: 5, sheet_max_thumbs: 60, scene_threshold: 0.5, histogram_bins: 32 }
+        Self { thumb_width: 160, sheet_columns: 5, sheet_max_thumbs: 60, scene_threshold: 0.5, histogram_bins: 32, scenes: SceneDetection::default() }
     }
 }
 
@@ -146,11 +169,14 @@ impl Default for ProcessSettings {
 pub struct VideoActivities {
     /// [`AnalyzeVideo`].
     pub analyze: ActivitySettings,
-    /// [`ExtractFrames`] (heartbeats: the heartbeat timeout also bounds how late a cancel is
-    /// noticed).
+    /// [`ExtractFrames`] and each [`ExtractSegment`] (heartbeats: the heartbeat timeout also
+    /// bounds how late a cancel is noticed).
     pub extract: ActivitySettings,
     /// [`ProcessFrames`] (heartbeats).
     pub process: ActivitySettings,
+    /// [`AssembleFrames`].
+    #[serde(default = "default_assemble")]
+    pub assemble: ActivitySettings,
     /// [`RemoveVideoOutputs`].
     pub cleanup: ActivitySettings,
 }
@@ -163,8 +189,13 @@ impl Default for VideoActivities {
             extract: ActivitySettings::with_timeout(60 * minute).heartbeat(Duration::from_secs(10)),
             process: ActivitySettings::with_timeout(30 * minute).heartbeat(Duration::from_secs(10)),
             cleanup: ActivitySettings::with_timeout(5 * minute),
+            assemble: default_assemble(),
         }
     }
+}
+
+fn default_assemble() -> ActivitySettings {
+    ActivitySettings::with_timeout(Duration::from_secs(5 * 60))
 }
 
 /// Input of [`VideoPipeline`].
@@ -212,6 +243,9 @@ impl VideoRequest {
         if f.max_frames == 0 {
             return Err("max frames must be at least 1".to_owned());
         }
+        if !(f.segment_seconds >= 10.0 && f.segment_seconds <= 86_400.0) {
+            return Err(format!("segment seconds {} must be within 10..=86400", f.segment_seconds));
+        }
         let p = &self.process;
         if !(8..=1024).contains(&p.thumb_width) {
             return Err(format!("thumbnail width {} must be within 8..=1024", p.thumb_width));
@@ -225,6 +259,7 @@ impl VideoRequest {
         if !(1..=256).contains(&p.histogram_bins) {
             return Err(format!("histogram bins {} must be within 1..=256", p.histogram_bins));
         }
+        p.scenes.validate()?;
         Ok(())
     }
 }
@@ -330,8 +365,75 @@ pub struct ExtractResult {
     pub resumed_from: u32,
     /// Frames this attempt decoded, encoded and uploaded itself.
     pub extracted_this_attempt: u32,
+    /// The attempt that completed (1-based; the highest over the segments).
+    pub attempt: u32,
+    /// Segments the extraction was split into (1 for runs before segmenting).
+    #[serde(default = "one")]
+    pub segments: u32,
+    /// Frames the sampling asked for (instants denser than the frame rate share a frame, so
+    /// fewer may exist); 0 in results of runs before segmenting.
+    #[serde(default)]
+    pub frames_expected: u32,
+    /// Scene scores of every decoded frame (`scene-scores.json`), from segmented runs.
+    #[serde(default)]
+    pub scene_scores: Option<ObjectRef>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One time segment of a video's extraction: the sampling targets it keeps and the stretch
+/// of the video it covers (and scores for scene detection).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoSegment {
+    /// Position among the segments (0-based).
+    pub index: u32,
+    /// First sampling target (instant number, or kept-frame number for every nth frame); the
+    /// frames it keeps are named from it.
+    pub first_target: u64,
+    /// Start of the stretch, seconds from the stream start.
+    pub start_seconds: f64,
+    /// End of the stretch (excluded); `None` for the last segment, which runs to the end.
+    pub end_seconds: Option<f64>,
+}
+
+/// Input of [`ExtractSegment`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRequest {
+    /// The extraction the segment belongs to.
+    pub extract: ExtractRequest,
+    /// The segment.
+    pub segment: VideoSegment,
+}
+
+/// Result of [`ExtractSegment`]: how many pieces (`segments/segment-NNNN/piece-NNNN.json`,
+/// each listing frames and scene scores in order) it wrote, and its accounting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentResult {
+    /// The segment.
+    pub index: u32,
+    /// Pieces written, numbered from 0.
+    pub pieces: u32,
+    /// Frames extracted.
+    pub frames: u32,
+    /// Width and height of the frame images, when it extracted any.
+    pub size: Option<(u32, u32)>,
+    /// Frames already uploaded by earlier attempts (from their heartbeat checkpoints).
+    pub resumed_from: u32,
+    /// Frames this attempt extracted itself.
+    pub extracted_this_attempt: u32,
     /// The attempt that completed (1-based).
     pub attempt: u32,
+}
+
+/// Input of [`AssembleFrames`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssembleRequest {
+    /// The extraction.
+    pub extract: ExtractRequest,
+    /// Every segment's result, in order.
+    pub segments: Vec<SegmentResult>,
 }
 
 /// Input of [`ProcessFrames`].
@@ -339,15 +441,22 @@ pub struct ExtractResult {
 pub struct ProcessRequest {
     /// The video's metadata (copied into the summary).
     pub metadata: VideoMetadata,
-    /// The frame manifest from [`ExtractFrames`].
+    /// The frame manifest from [`ExtractFrames`] or [`AssembleFrames`].
     pub manifest: ObjectRef,
+    /// The scene scores from [`AssembleFrames`], when the extraction was segmented.
+    #[serde(default)]
+    pub scene_scores: Option<ObjectRef>,
+    /// Frames the sampling asked for (copied into the summary).
+    #[serde(default)]
+    pub frames_expected: u32,
     /// Analysis settings.
     pub settings: ProcessSettings,
     /// Output prefix (`thumbs/...`, the contact sheet and `summary.json` go under it).
     pub output: PrefixRef,
 }
 
-/// A scene cut: between two consecutive sampled frames whose score reached the threshold.
+/// A scene cut: between two sampled frames. Segmented runs find it among every decoded frame
+/// (a [`TransitionKind::Cut`]); runs before compared consecutive sampled frames' histograms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SceneCut {
     /// Index of the first sampled frame of the new scene.
@@ -357,6 +466,121 @@ pub struct SceneCut {
     /// Timestamp of the last sampled frame of the previous scene.
     pub previous_seconds: f64,
     /// The scene-change score.
+    pub score: f64,
+}
+
+/// How the video worker finds scene transitions in every decoded frame: hard cuts as
+/// PySceneDetect's `ContentDetector` finds them (HSV content change against a threshold, a
+/// minimum scene length) and as its `AdaptiveDetector` does (a change standing out from the
+/// frames around it), and, unlike them, fades to or from black or white and short bright
+/// flashes, which it reports as such instead of as cuts. Lengths are in frames, as PySceneDetect
+/// counts them (every decoded frame is scored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SceneDetection {
+    /// A frame whose content change from the previous frame (mean absolute difference of hue,
+    /// saturation and value, averaged: 0..255, PySceneDetect's `content_val`) is at or above
+    /// this starts a new scene (PySceneDetect's `threshold`, 27).
+    pub content_threshold: f64,
+    /// A content change at least this many times the mean of the two frames' changes on either
+    /// side of it is a cut too, if it reaches `adaptive_min_content` (PySceneDetect's
+    /// `AdaptiveDetector`: 3; 0 turns it off). Finds cuts between colours whose HSV difference
+    /// stays under `content_threshold`, e.g. saturated green to blue.
+    pub adaptive_ratio: f64,
+    /// The least content change an adaptive cut needs (PySceneDetect's `min_content_val`, 15).
+    pub adaptive_min_content: f64,
+    /// A cut less than this many frames after the previous cut (or after the first frame) is
+    /// dropped (PySceneDetect's `min_scene_len`, 15 frames: 0.6 s at 25 fps).
+    pub min_scene_frames: u32,
+    /// A frame whose mean luma (BT.601, 0..255) is at or below this is black: where a fade out
+    /// ends and a fade in starts (PySceneDetect's `ThresholdDetector` uses 12).
+    pub black_luma: f64,
+    /// A frame whose mean luma is at or above this is white, for fades to and from white.
+    pub white_luma: f64,
+    /// A luma ramp to or from black (or white) over at least this many frames is a fade; a
+    /// quicker change is a cut.
+    pub fade_min_frames: u32,
+    /// At most this many frames, each brighter than the frame before them by at least
+    /// `flash_min_luma_rise`, after which the picture returns, are a flash rather than two
+    /// cuts. 0 turns flash detection off; at most [`Self::MAX_FLASH_FRAMES`].
+    pub flash_max_frames: u32,
+    /// How much brighter (mean luma, 0..255) than the frame before, a flash frame is.
+    pub flash_min_luma_rise: f64,
+}
+
+impl SceneDetection {
+    /// Longest flash, in frames: the frame scorer compares each frame with this many frames
+    /// before the previous one, to tell whether the picture after a flash is the one before it.
+    pub const MAX_FLASH_FRAMES: u32 = 5;
+
+    /// Refuses values that make no sense; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let luma = |name: &str, value: f64| {
+            if (0.0..=255.0).contains(&value) { Ok(()) } else { Err(format!("scene detection {name} {value} must be within 0..=255")) }
+        };
+        luma("content_threshold", self.content_threshold)?;
+        luma("adaptive_min_content", self.adaptive_min_content)?;
+        if !(self.adaptive_ratio == 0.0 || (1.0..=255.0).contains(&self.adaptive_ratio)) {
+            return Err(format!("scene detection adaptive_ratio {} must be 0 (off) or within 1..=255", self.adaptive_ratio));
+        }
+        luma("black_luma", self.black_luma)?;
+        luma("white_luma", self.white_luma)?;
+        luma("flash_min_luma_rise", self.flash_min_luma_rise)?;
+        if self.black_luma >= self.white_luma {
+            return Err(format!("scene detection black_luma {} must be below white_luma {}", self.black_luma, self.white_luma));
+        }
+        if self.fade_min_frames < 2 {
+            return Err(format!("scene detection fade_min_frames {} must be at least 2 (one step is a cut)", self.fade_min_frames));
+        }
+        if self.flash_max_frames > Self::MAX_FLASH_FRAMES {
+            return Err(format!("scene detection flash_max_frames {} must be at most {}", self.flash_max_frames, Self::MAX_FLASH_FRAMES));
+        }
+        Ok(())
+    }
+}
+
+impl Default for SceneDetection {
+    fn default() -> Self {
+        Self {
+            content_threshold: 27.0,
+            adaptive_ratio: 3.0,
+            adaptive_min_content: 15.0,
+            min_scene_frames: 15,
+            black_luma: 12.0,
+            white_luma: 243.0,
+            fade_min_frames: 3,
+            flash_max_frames: 3,
+            flash_min_luma_rise: 40.0,
+        }
+    }
+}
+
+/// What kind of scene transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionKind {
+    /// A hard cut: one frame to the next, a different picture.
+    Cut,
+    /// The picture rises from black (or white) over several frames.
+    FadeIn,
+    /// The picture sinks to black (or white) over several frames.
+    FadeOut,
+    /// A few bright frames (a camera flash, lightning), not a change of scene by themselves.
+    Flash,
+}
+
+/// A scene transition found in the decoded frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SceneTransition {
+    /// What it is.
+    pub kind: TransitionKind,
+    /// A cut: time of the last frame before it. A fade: the last frame before the ramp (fade
+    /// out) or the last black/white frame (fade in). A flash: its first bright frame.
+    pub start_seconds: f64,
+    /// A cut: time of the first frame of the new scene. A fade: the first black/white frame
+    /// (fade out) or the first frame at full level (fade in). A flash: its last bright frame.
+    pub end_seconds: f64,
+    /// How strong: a cut's content change (0..255, compared with `content_threshold`), the
+    /// luma a fade spans, or how much brighter a flash is than the frame before it (0..255).
     pub score: f64,
 }
 
@@ -392,6 +616,9 @@ pub struct ProcessResult {
     pub scene_cuts: Vec<SceneCut>,
     /// Frames analysed.
     pub frames: u32,
+    /// Cuts, fades and flashes over every decoded frame (segmented runs).
+    #[serde(default)]
+    pub transitions: Vec<SceneTransition>,
 }
 
 /// Result of [`VideoPipeline`].
@@ -407,6 +634,9 @@ pub struct VideoOutcome {
     pub contact_sheet: ContactSheet,
     /// Detected scene cuts.
     pub scene_cuts: Vec<SceneCut>,
+    /// Cuts, fades and flashes over every decoded frame (segmented runs).
+    #[serde(default)]
+    pub transitions: Vec<SceneTransition>,
 }
 
 /// Where a run is.
@@ -521,6 +751,14 @@ crate::activity_contract!(
     ExtractFrames = "ExtractFrames", ExtractRequest => ExtractResult
 );
 crate::activity_contract!(
+    /// Extracts one time segment's frames and scene scores; resumable from its heartbeats.
+    ExtractSegment = "ExtractSegment", SegmentRequest => SegmentResult
+);
+crate::activity_contract!(
+    /// Assembles the frame manifest and the scene scores from the segments' pieces.
+    AssembleFrames = "AssembleFrames", AssembleRequest => ExtractResult
+);
+crate::activity_contract!(
     /// Thumbnails, histograms, scene cuts, contact sheet, summary JSON.
     ProcessFrames = "ProcessFrames", ProcessRequest => ProcessResult
 );
@@ -548,5 +786,36 @@ mod tests {
         let mut bad = ok;
         bad.process.scene_threshold = 1.5;
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn scene_detection_defaults_are_pyscenedetects_and_bad_values_name_their_field() {
+        let defaults = SceneDetection::default();
+        assert_eq!((defaults.content_threshold, defaults.min_scene_frames), (27.0, 15));
+        assert_eq!(defaults.validate(), Ok(()));
+        type Break = fn(&mut SceneDetection);
+        let broken: [(Break, &str); 7] = [
+            (|s| s.content_threshold = 300.0, "content_threshold"),
+            (|s| s.adaptive_ratio = 0.5, "adaptive_ratio"),
+            (|s| s.adaptive_min_content = f64::NAN, "adaptive_min_content"),
+            (|s| s.black_luma = -1.0, "black_luma"),
+            (|s| s.white_luma = s.black_luma, "white_luma"),
+            (|s| s.fade_min_frames = 1, "fade_min_frames"),
+            (|s| s.flash_max_frames = SceneDetection::MAX_FLASH_FRAMES + 1, "flash_max_frames"),
+        ];
+        for (breaks, field) in broken {
+            let mut settings = SceneDetection::default();
+            breaks(&mut settings);
+            let message = settings.validate().unwrap_err();
+            assert!(message.contains(field), "{message:?} should name {field}");
+        }
+    }
+
+    #[test]
+    fn transitions_serialize_with_snake_case_kinds() {
+        let fade = SceneTransition { kind: TransitionKind::FadeIn, start_seconds: 0.0, end_seconds: 1.0, score: 90.0 };
+        let json = serde_json::to_value(&fade).unwrap();
+        assert_eq!(json["kind"], "fade_in");
+        assert_eq!(serde_json::from_value::<SceneTransition>(json).unwrap(), fade);
     }
 }

@@ -2,7 +2,7 @@
 //! (named here), the frame manifest `frames.json` and the summary `summary.json`.
 
 use contracts::object::PrefixRef;
-use contracts::video::{ContactSheet, FrameFormat, Sampling, SceneCut, VideoMetadata};
+use contracts::video::{ContactSheet, FrameFormat, Sampling, SceneCut, SceneTransition, VideoMetadata};
 use contracts::{ObjectRef, ObjectRefError};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,8 @@ pub fn thumbnail_name(index: u32, format: FrameFormat) -> String {
 
 /// Relative key of the frame manifest written by `ExtractFrames`.
 pub const MANIFEST_NAME: &str = "frames.json";
+/// Relative key of the scene scores of every decoded frame, written with the manifest.
+pub const SCENE_SCORES_NAME: &str = "scene-scores.json";
 /// Relative key of the summary written by `ProcessFrames`.
 pub const SUMMARY_NAME: &str = "summary.json";
 /// Relative key (without extension) of the contact sheet.
@@ -86,8 +88,17 @@ pub struct VideoSummary {
     pub scene_threshold: f64,
     /// Every sampled frame with its analysis.
     pub frames: Vec<FrameAnalysis>,
+    /// Frames the sampling asked for.
+    #[serde(default)]
+    pub frames_expected: u32,
+    /// Frames extracted.
+    #[serde(default)]
+    pub frames_extracted: u32,
     /// Detected scene cuts, in time order.
     pub scene_cuts: Vec<SceneCut>,
+    /// Cuts, fades and flashes over every decoded frame, in time order.
+    #[serde(default)]
+    pub transitions: Vec<SceneTransition>,
     /// The contact sheet.
     pub contact_sheet: ContactSheet,
 }

@@ -13,5 +13,5 @@ pub mod temporal;
 pub mod worker;
 
 pub use config::{ConfigError, FleetConfig};
-pub use storage::{Storage, StorageError};
+pub use storage::{ObjectVersion, Storage, StorageError};
 pub use worker::{Register, RunningWorker, Services, run_worker, start_worker, worker_main};

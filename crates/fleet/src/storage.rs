@@ -140,6 +140,15 @@ pub struct Storage {
     client: Client,
 }
 
+/// Which version of an object is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Size in bytes.
+    pub size: u64,
+    /// The entity tag, when the store gives one.
+    pub etag: Option<String>,
+}
+
 impl Storage {
     /// A client for the configured endpoint. Retries inside the SDK are kept short (3 attempts):
     /// Temporal's activity retries are the ones that ride out a long outage.
@@ -206,8 +215,14 @@ impl Storage {
 
     /// Size of an object, or `None` when it does not exist.
     pub async fn size(&self, object: &ObjectRef) -> Result<Option<u64>, StorageError> {
+        Ok(self.version(object).await?.map(|v| v.size))
+    }
+
+    /// Size and entity tag of an object (what tells one version from another), or `None` when
+    /// it does not exist.
+    pub async fn version(&self, object: &ObjectRef) -> Result<Option<ObjectVersion>, StorageError> {
         match self.client.head_object().bucket(object.bucket()).key(object.key()).send().await {
-            Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
+            Ok(out) => Ok(Some(ObjectVersion { size: out.content_length.unwrap_or(0).max(0) as u64, etag: out.e_tag })),
             Err(e) => match classify(object.to_string(), object.bucket(), e) {
                 StorageError::NotFound { .. } => Ok(None),
                 other => Err(other),

@@ -206,7 +206,14 @@ fn poller_behavior(tuning: &WorkerTuning) -> Option<PollerBehavior> {
 /// Global tuning overridden by `<WORKER>_<SETTING>` (e.g. `ACCURACY_PROCESSOR_MAX_CONCURRENT_ACTIVITIES`,
 /// `ACCURACY_PROCESSOR_WORKER_TUNER`).
 pub fn tuning_for(queue: Queue, env: &Env, global: &WorkerTuning) -> Result<WorkerTuning, crate::ConfigError> {
-    global.overridden(&worker_var_prefix(queue), env)
+    let mut tuning = global.overridden(&worker_var_prefix(queue), env)?;
+    // A video activity decodes a whole segment flat out: unless told otherwise, a video worker
+    // takes one per core, not the fleet's default 100 (which would decode a long video's every
+    // segment at once, each with its frames in memory).
+    if queue == Queue::Video && tuning.max_concurrent_activities.is_none() {
+        tuning.max_concurrent_activities = Some(std::thread::available_parallelism().map_or(1, usize::from));
+    }
+    Ok(tuning)
 }
 
 async fn wait_for_stop_signal() {
@@ -345,6 +352,15 @@ mod tests {
         let other = tuning(Queue::Video, &vars).unwrap();
         assert_eq!(other.tuner, TunerKind::Fixed);
         assert_eq!(poller_behavior(&other), None);
+    }
+
+    #[test]
+    fn a_video_worker_takes_one_segment_per_core_unless_told() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(tuning(Queue::Video, &[]).unwrap().max_concurrent_activities, Some(cores));
+        assert_eq!(tuning(Queue::Ingestion, &[]).unwrap().max_concurrent_activities, None);
+        assert_eq!(tuning(Queue::Video, &[("VIDEO_MAX_CONCURRENT_ACTIVITIES", "7")]).unwrap().max_concurrent_activities, Some(7));
+        assert_eq!(tuning(Queue::Video, &[("MAX_CONCURRENT_ACTIVITIES", "9")]).unwrap().max_concurrent_activities, Some(9));
     }
 
     #[test]

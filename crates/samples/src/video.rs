@@ -4,9 +4,14 @@
 //!   2 s and 4 s), a small white square moving across so frames within a scene differ a little;
 //! - the same clip with a display rotation in its track header ([`ClipSpec::rotated`]), as
 //!   phones write portrait video;
+//! - clips for scene detection, each knowing its transitions ([`ClipSpec::transitions`]): a cut
+//!   between two colours of equal luma ([`ClipSpec::equal_luma_cut`]), fades through black
+//!   ([`ClipSpec::fades`]), a white flash ([`ClipSpec::flash`]) and a still picture
+//!   ([`ClipSpec::still`]);
 //! - an audio-only file ([`write_audio_only`]) and a truncated copy ([`write_truncated_copy`]).
 
 use anyhow::{Context as _, bail};
+use contracts::video::TransitionKind;
 use ffmpeg::{Dictionary, Packet, Rational, codec, encoder, format, frame, software::scaling};
 use ffmpeg_next as ffmpeg;
 use std::path::Path;
@@ -37,20 +42,128 @@ pub struct ClipSpec {
     /// truncated copy of such a file still opens and lacks the tail of its frames, which is the
     /// harder case to detect.
     pub faststart: bool,
+    /// The white square moves across every segment; without it each segment is one still
+    /// picture.
+    pub motion: bool,
+    /// Fades and flashes laid over the segments.
+    pub effects: Vec<Effect>,
+}
+
+/// A change of the whole picture (square included) laid over the segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Segment `segment` rises linearly from black over its first `frames` frames: its first
+    /// frame is black, its frame `frames` the first at full level.
+    FadeIn {
+        /// Index into [`ClipSpec::segments`].
+        segment: usize,
+        /// Length of the ramp.
+        frames: u32,
+    },
+    /// Segment `segment` sinks linearly to black over its last `frames` frames: its last frame
+    /// is black.
+    FadeOut {
+        /// Index into [`ClipSpec::segments`].
+        segment: usize,
+        /// Length of the ramp.
+        frames: u32,
+    },
+    /// `frames` white frames from frame `at` of the clip on, within one segment.
+    Flash {
+        /// First white frame (clip frame index).
+        at: u64,
+        /// How many.
+        frames: u32,
+    },
+}
+
+/// A transition a clip was made with, for checking what a detector finds: the times follow
+/// `contracts::video::SceneTransition`'s conventions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExpectedTransition {
+    /// What it is.
+    pub kind: TransitionKind,
+    /// Cut: the last frame before it; fade out: the last full frame; fade in: the black frame
+    /// it rises from; flash: the first white frame.
+    pub start_seconds: f64,
+    /// Cut: the first frame after it; fade out: the black frame; fade in: the first full
+    /// frame; flash: the last white frame.
+    pub end_seconds: f64,
+}
+
+const RED: [u8; 3] = [220, 30, 30];
+const GREEN: [u8; 3] = [30, 200, 40];
+const BLUE: [u8; 3] = [30, 40, 210];
+const YELLOW: [u8; 3] = [200, 190, 60];
+
+/// BT.601 luma (0..255) of an RGB colour.
+pub fn luma([r, g, b]: [u8; 3]) -> f64 {
+    0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b)
+}
+
+/// The colour with the given red and blue whose green makes its BT.601 luma closest to
+/// `reference`'s.
+pub fn with_luma_of(reference: [u8; 3], red: u8, blue: u8) -> [u8; 3] {
+    let green = (luma(reference) - 0.299 * f64::from(red) - 0.114 * f64::from(blue)) / 0.587;
+    [red, green.round().clamp(0.0, 255.0) as u8, blue]
 }
 
 impl ClipSpec {
-    /// 6 s, 320x240, 25 fps: red (0-2 s), green (2-4 s), blue (4-6 s).
-    pub fn three_scenes() -> Self {
-        let fps = 25;
+    /// 320x240, 25 fps, the moving square, no effects.
+    fn solid_scenes(colors: &[[u8; 3]], scene_frames: u32) -> Self {
         Self {
             width: 320,
             height: 240,
-            fps,
-            segments: [[220, 30, 30], [30, 200, 40], [30, 40, 210]].into_iter().map(|color| Segment { color, frames: 2 * fps }).collect(),
+            fps: 25,
+            segments: colors.iter().map(|&color| Segment { color, frames: scene_frames }).collect(),
             rotation: 0,
             faststart: true,
+            motion: true,
+            effects: Vec::new(),
         }
+    }
+
+    /// 6 s, 320x240, 25 fps: red (0-2 s), green (2-4 s), blue (4-6 s).
+    pub fn three_scenes() -> Self {
+        Self::cuts(50)
+    }
+
+    /// Red, green and blue scenes of `scene_frames` each (320x240, 25 fps): two cuts.
+    pub fn cuts(scene_frames: u32) -> Self {
+        Self::solid_scenes(&[RED, GREEN, BLUE], scene_frames)
+    }
+
+    /// A red scene and an azure one of `scene_frames` each, of equal BT.601 luma (within 0.5):
+    /// a cut only hue and saturation show, which a luma histogram cannot see.
+    pub fn equal_luma_cut(scene_frames: u32) -> Self {
+        Self::solid_scenes(&[RED, with_luma_of(RED, 20, 200)], scene_frames)
+    }
+
+    /// A red scene rising from black over `fade_frames` and sinking back to black, then a green
+    /// scene rising from black (`scene_frames` each): three fades, no cut.
+    pub fn fades(scene_frames: u32, fade_frames: u32) -> Self {
+        let mut spec = Self::solid_scenes(&[RED, GREEN], scene_frames);
+        spec.effects = vec![
+            Effect::FadeIn { segment: 0, frames: fade_frames },
+            Effect::FadeOut { segment: 0, frames: fade_frames },
+            Effect::FadeIn { segment: 1, frames: fade_frames },
+        ];
+        spec
+    }
+
+    /// A blue scene with `flash_frames` white frames in its middle, then a cut to a yellow
+    /// scene (`scene_frames` each).
+    pub fn flash(scene_frames: u32, flash_frames: u32) -> Self {
+        let mut spec = Self::solid_scenes(&[BLUE, YELLOW], scene_frames);
+        spec.effects = vec![Effect::Flash { at: u64::from(scene_frames / 2), frames: flash_frames }];
+        spec
+    }
+
+    /// `frames` frames of one still grey-green picture: no transition at all.
+    pub fn still(frames: u32) -> Self {
+        let mut spec = Self::solid_scenes(&[[90, 120, 100]], frames);
+        spec.motion = false;
+        spec
     }
 
     /// The same clip tagged to be displayed rotated clockwise by `degrees`.
@@ -80,29 +193,99 @@ impl ClipSpec {
         cuts
     }
 
+    /// The transitions the clip was made with, in time order: a cut wherever the background
+    /// changes from one segment to the next (not between two black frames of fades), and every
+    /// fade and flash of [`Self::effects`].
+    pub fn transitions(&self) -> Vec<ExpectedTransition> {
+        let seconds = |frame: u64| frame as f64 / f64::from(self.fps);
+        let transition = |kind, start: u64, end: u64| ExpectedTransition { kind, start_seconds: seconds(start), end_seconds: seconds(end) };
+        let mut found = Vec::new();
+        let mut first = 0u64;
+        for (index, segment) in self.segments.iter().enumerate() {
+            let frames = u64::from(segment.frames);
+            if index > 0 && self.background(first - 1) != self.background(first) {
+                found.push(transition(TransitionKind::Cut, first - 1, first));
+            }
+            for effect in &self.effects {
+                match *effect {
+                    Effect::FadeIn { segment, frames: ramp } if segment == index => {
+                        found.push(transition(TransitionKind::FadeIn, first, first + u64::from(ramp)));
+                    }
+                    Effect::FadeOut { segment, frames: ramp } if segment == index => {
+                        let last = first + frames - 1;
+                        found.push(transition(TransitionKind::FadeOut, last - u64::from(ramp), last));
+                    }
+                    Effect::Flash { at, frames: white } if (first..first + frames).contains(&at) => {
+                        found.push(transition(TransitionKind::Flash, at, at + u64::from(white) - 1));
+                    }
+                    _ => {}
+                }
+            }
+            first += frames;
+        }
+        found.sort_by(|a, b| a.start_seconds.total_cmp(&b.start_seconds));
+        found
+    }
+
+    /// The segment of frame `index` (the last one for frames past the end) and the frame's
+    /// index within it.
+    fn locate(&self, index: u64) -> Option<(usize, u64)> {
+        let mut first = 0u64;
+        for (at, segment) in self.segments.iter().enumerate() {
+            let frames = u64::from(segment.frames);
+            if index < first + frames || at + 1 == self.segments.len() {
+                return Some((at, index - first));
+            }
+            first += frames;
+        }
+        None
+    }
+
+    /// Frame `index`'s brightness after the fades: 0 black .. 1 full.
+    fn fade_level(&self, index: u64) -> f64 {
+        let Some((at, offset)) = self.locate(index) else { return 1.0 };
+        let length = u64::from(self.segments[at].frames);
+        self.effects.iter().fold(1.0f64, |level, effect| match *effect {
+            Effect::FadeIn { segment, frames } if segment == at && offset < u64::from(frames) => level.min(offset as f64 / f64::from(frames)),
+            Effect::FadeOut { segment, frames } if segment == at && offset + u64::from(frames) >= length => {
+                level.min(length.saturating_sub(offset + 1) as f64 / f64::from(frames))
+            }
+            _ => level,
+        })
+    }
+
+    fn flashed(&self, index: u64) -> bool {
+        self.effects.iter().any(|e| matches!(*e, Effect::Flash { at, frames } if (at..at + u64::from(frames)).contains(&index)))
+    }
+
+    /// Frame `index`'s background colour, fades and flashes applied.
+    fn background(&self, index: u64) -> [u8; 3] {
+        if self.flashed(index) {
+            return [255; 3];
+        }
+        let color = self.locate(index).map_or([0, 0, 0], |(at, _)| self.segments[at].color);
+        let level = self.fade_level(index);
+        color.map(|c| (f64::from(c) * level).round() as u8)
+    }
+
     /// The RGB24 picture of frame `index` (tightly packed rows).
     pub fn render(&self, index: u64) -> Vec<u8> {
         let (w, h) = (self.width as usize, self.height as usize);
-        let mut first = 0u64;
-        let color = self
-            .segments
-            .iter()
-            .find(|s| {
-                first += u64::from(s.frames);
-                index < first
-            })
-            .or(self.segments.last())
-            .map_or([0, 0, 0], |s| s.color);
+        let background = self.background(index);
         let mut rgb = vec![0u8; w * h * 3];
         for pixel in rgb.chunks_exact_mut(3) {
-            pixel.copy_from_slice(&color);
+            pixel.copy_from_slice(&background);
         }
-        // A 16x16 white square sliding 4 px per frame: motion without a scene change.
-        let side = 16.min(w).min(h);
-        let x0 = (index as usize * 4) % (w - side + 1);
-        let y0 = (h - side) / 2;
-        for y in y0..y0 + side {
-            rgb[(y * w + x0) * 3..(y * w + x0 + side) * 3].fill(255);
+        if self.motion {
+            // A 16x16 white square sliding 4 px per frame: motion without a scene change. Fades
+            // and flashes change it with the rest of the picture.
+            let white = if self.flashed(index) { 255 } else { (255.0 * self.fade_level(index)).round() as u8 };
+            let side = 16.min(w).min(h);
+            let x0 = (index as usize * 4) % (w - side + 1);
+            let y0 = (h - side) / 2;
+            for y in y0..y0 + side {
+                rgb[(y * w + x0) * 3..(y * w + x0 + side) * 3].fill(white);
+            }
         }
         rgb
     }
@@ -344,6 +527,48 @@ mod tests {
         assert_eq!(&first[..3], &[220, 30, 30]);
         assert_eq!(&spec.render(75)[..3], &[30, 200, 40]);
         assert_eq!(&spec.render(149)[..3], &[30, 40, 210]);
+        let cut = |start, end| ExpectedTransition { kind: TransitionKind::Cut, start_seconds: start, end_seconds: end };
+        assert_eq!(spec.transitions(), vec![cut(1.96, 2.0), cut(3.96, 4.0)]);
+    }
+
+    #[test]
+    fn equal_luma_colours_differ_in_hue_only() {
+        let spec = ClipSpec::equal_luma_cut(50);
+        let [a, b] = [spec.segments[0].color, spec.segments[1].color];
+        assert!((luma(a) - luma(b)).abs() <= 0.5, "{a:?} {b:?}");
+        assert!(a[0].abs_diff(b[0]) > 150 && a[2].abs_diff(b[2]) > 150, "{a:?} and {b:?} should be far apart in colour");
+        assert_eq!(spec.transitions().len(), 1);
+    }
+
+    #[test]
+    fn fades_ramp_linearly_through_black_and_are_not_cuts() {
+        let spec = ClipSpec::fades(50, 10);
+        let background = |index: u64| spec.render(index)[..3].to_vec();
+        assert_eq!(background(0), [0, 0, 0], "the clip rises from black");
+        assert_eq!(background(5), [110, 15, 15], "half way up");
+        assert_eq!(background(10), [220, 30, 30]);
+        assert_eq!(background(39), [220, 30, 30], "the last full frame before the fade out");
+        assert_eq!(background(49), [0, 0, 0], "the first scene ends black");
+        assert_eq!(background(50), [0, 0, 0], "the second starts black");
+        assert_eq!(background(60), [30, 200, 40]);
+        let square_row = |index: u64| spec.render(index)[(120 * 320 + index as usize * 4) * 3];
+        assert_eq!((square_row(0), square_row(5), square_row(20)), (0, 128, 255), "the square fades with the picture");
+        let kinds: Vec<(TransitionKind, f64, f64)> = spec.transitions().iter().map(|t| (t.kind, t.start_seconds, t.end_seconds)).collect();
+        assert_eq!(kinds, vec![(TransitionKind::FadeIn, 0.0, 0.4), (TransitionKind::FadeOut, 1.56, 1.96), (TransitionKind::FadeIn, 2.0, 2.4)]);
+    }
+
+    #[test]
+    fn flashes_are_white_frames_and_stills_do_not_move() {
+        let spec = ClipSpec::flash(50, 2);
+        assert!(spec.render(25).iter().chain(&spec.render(26)).all(|&v| v == 255));
+        assert_eq!(&spec.render(27)[..3], &[30, 40, 210]);
+        let kinds: Vec<TransitionKind> = spec.transitions().iter().map(|t| t.kind).collect();
+        assert_eq!(kinds, [TransitionKind::Flash, TransitionKind::Cut]);
+        assert_eq!((spec.transitions()[0].start_seconds, spec.transitions()[0].end_seconds), (1.0, 1.04));
+
+        let still = ClipSpec::still(30);
+        assert_eq!(still.render(0), still.render(29));
+        assert!(still.transitions().is_empty());
     }
 
     #[test]

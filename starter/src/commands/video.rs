@@ -37,9 +37,12 @@ pub struct VideoArgs {
     /// Image format of frames, thumbnails and the contact sheet: jpeg or png.
     #[arg(long, default_value = "jpeg")]
     pub format: FrameFormat,
-    /// Extract at most this many frames.
-    #[arg(long, default_value_t = 1000)]
+    /// Refuse (before extracting any) a sampling that needs more frames than this.
+    #[arg(long, default_value_t = 20_000)]
     pub max_frames: u32,
+    /// Extract in time segments of about this many seconds, in parallel (at most 32 segments).
+    #[arg(long, default_value_t = 300.0)]
+    pub segment_seconds: f64,
     /// Columns of the contact sheet.
     #[arg(long, default_value_t = 5)]
     pub columns: u32,
@@ -153,6 +156,7 @@ fn build_request(args: &VideoArgs, video: &ObjectRef, settings: &VideoConfig) ->
     request.frames.max_width = args.max_width;
     request.frames.format = args.format;
     request.frames.max_frames = args.max_frames;
+    request.frames.segment_seconds = args.segment_seconds;
     request.process.sheet_columns = args.columns;
     request.process.thumb_width = args.thumb_width;
     request.process.scene_threshold = args.threshold;
@@ -262,13 +266,25 @@ fn print_outcome(outcome: &VideoOutcome) {
         m.codec, m.container, m.width, m.height, m.pixel_format, m.fps, m.duration_seconds, m.frame_count, m.rotation_degrees, m.audio_streams
     );
     let e = &outcome.extraction;
-    println!("  {} frames of {}x{} -> {} (attempt {}, resumed from frame {})", e.frames, e.width, e.height, e.manifest, e.attempt, e.resumed_from);
-    if outcome.scene_cuts.is_empty() {
-        println!("  no scene cuts detected");
-    } else {
-        println!("  scene cuts:");
+    println!(
+        "  {} frames extracted of {} expected, {}x{}, in {} segment(s) -> {} (highest attempt {}, {} frames resumed from checkpoints)",
+        e.frames, e.frames_expected, e.width, e.height, e.segments, e.manifest, e.attempt, e.resumed_from
+    );
+    if e.frames < e.frames_expected {
+        println!("  (fewer frames than sampling instants: instants closer than the frame rate share a frame)");
+    }
+    if outcome.transitions.is_empty() && outcome.scene_cuts.is_empty() {
+        println!("  no scene transitions detected");
+    }
+    for t in &outcome.transitions {
+        // The kind as the JSON outputs spell it (cut, fade_in, fade_out, flash).
+        let kind = serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        println!("    {kind:<8} {:>9.3} s .. {:>9.3} s  score {:.1}", t.start_seconds, t.end_seconds, t.score);
+    }
+    // Runs from before segmenting report histogram cuts between sampled frames only.
+    if outcome.transitions.is_empty() {
         for cut in &outcome.scene_cuts {
-            println!("    at {:>8.2} s (after {:.2} s)  score {:.2}  frame {}", cut.at_seconds, cut.previous_seconds, cut.score, cut.frame_index);
+            println!("    cut at {:>8.2} s (after {:.2} s)  score {:.2}  frame {}", cut.at_seconds, cut.previous_seconds, cut.score, cut.frame_index);
         }
     }
     let s = &outcome.contact_sheet;
@@ -300,7 +316,8 @@ pub async fn demo(config: &FleetConfig, client: &Client, storage: &Storage, samp
         sampling: SamplingArgs { every: Some(0.5), ..SamplingArgs::default() },
         max_width: 640,
         format: FrameFormat::Jpeg,
-        max_frames: 1000,
+        max_frames: 20_000,
+        segment_seconds: 300.0,
         columns: 4,
         thumb_width: 160,
         threshold: 0.5,

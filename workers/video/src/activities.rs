@@ -3,14 +3,17 @@
 //! blocking thread, and writes its outputs under the run's output prefix with deterministic
 //! keys, so a retry overwrites instead of duplicating.
 
-use crate::extract::{EncodedFrame, sample_and_encode};
-use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan};
+use crate::extract::{Encoded, sample_and_encode};
+use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan, Start, Window};
+use crate::inputs::{Inputs, LocalCopy};
+use crate::scenes::FrameScore;
+use crate::segments::{SceneScores, SegmentCheckpoint, SegmentPiece, piece_name};
 use crate::{imaging, probe};
 use contracts::ObjectRef;
 use contracts::object::PrefixRef;
 use contracts::video::{
-    ContactSheet, ExtractRequest, ExtractResult, ProcessRequest, ProcessResult, ReportStageProgress, SceneCut, StageProgress, VideoMetadata,
-    VideoPipeline, VideoStage, validate_output,
+    AssembleRequest, ContactSheet, ExtractRequest, ExtractResult, ProcessRequest, ProcessResult, ReportStageProgress, SceneCut, SceneTransition,
+    SegmentRequest, SegmentResult, StageProgress, TransitionKind, VideoMetadata, VideoPipeline, VideoStage, validate_output,
 };
 use documents::video::{self as layout, ExtractedFrame, FrameAnalysis, FrameManifest, VideoSummary};
 use fleet::failure::{invalid_input, transient};
@@ -19,7 +22,6 @@ use fleet::{Storage, StorageError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, WorkflowHandle, WorkflowSignalOptions};
@@ -33,8 +35,8 @@ const UPLOAD_QUEUE: usize = 4;
 const PROGRESS_SIGNAL_INTERVAL: Duration = Duration::from_secs(1);
 /// ...and at most once per this share of the stage's frames: a stage sends at most this many
 /// progress signals (each one event and a workflow task in the run's history), whatever the
-/// video's length.
-const PROGRESS_STEPS: u32 = 20;
+/// video's length. With at most `MAX_SEGMENTS` segments, this keeps a run under 300 events.
+const PROGRESS_STEPS: u32 = 10;
 
 /// When a stage of `total` frames reports next: every `total / PROGRESS_STEPS` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,20 +66,14 @@ const DELETE_CONCURRENCY: usize = 8;
 /// The video worker's activities and the storage they use.
 pub struct VideoPipelineActivities {
     storage: Storage,
-    scratch: Scratch,
+    inputs: Inputs,
 }
 
 impl VideoPipelineActivities {
     /// Activities over the given storage, downloading into `scratch`.
     pub fn new(storage: Storage, scratch: Scratch) -> Self {
-        Self { storage, scratch }
+        Self { inputs: Inputs::new(storage.clone(), scratch), storage }
     }
-}
-
-/// A downloaded input; the directory goes when this is dropped.
-struct LocalCopy {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
 }
 
 /// What the extraction heartbeats (its details format): everything a retried attempt needs to
@@ -126,24 +122,109 @@ impl ProgressSignals {
     }
 }
 
+/// A segment writes a piece (and heartbeats how far its pieces go) after this many frames...
+const PIECE_FRAMES: usize = 50;
+/// ...or this many scores (sparse sampling decodes many frames between two kept ones)...
+const PIECE_SCORES: usize = 5_000;
+/// ...or this long after the last piece, whichever comes first: a retry redoes at most that.
+const PIECE_INTERVAL: Duration = Duration::from_secs(20);
+
+/// Decoding and encoding running on blocking threads, and how they end.
+type Decoding = kit::BlockingTask<Result<SampleEnd, SampleError>>;
+
+/// Starts decoding (and encoding) `local` on blocking threads; what they produce arrives on the
+/// receiver, at most [`UPLOAD_QUEUE`] ahead of the consumer.
+fn decode_in_background(
+    local: Arc<LocalCopy>,
+    plan: SamplePlan,
+    start: Start,
+    format: contracts::video::FrameFormat,
+    quality: u8,
+) -> (Decoding, tokio::sync::mpsc::Receiver<Result<Encoded, String>>) {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Encoded, String>>(UPLOAD_QUEUE);
+    let decoding = kit::spawn_blocking(move || {
+        sample_and_encode(&local.path, &plan, start, format, quality, |encoded| {
+            // A closed channel means the activity stopped (cancelled or failed): stop too.
+            match sender.blocking_send(encoded) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        })
+    });
+    (decoding, receiver)
+}
+
+/// Cuts between consecutive sampled frames whose histogram score reached `threshold`.
+fn histogram_cuts(analyses: &[FrameAnalysis], threshold: f64) -> Vec<SceneCut> {
+    analyses
+        .windows(2)
+        .filter_map(|pair| {
+            let score = pair[1].scene_score?;
+            (score >= threshold).then(|| SceneCut {
+                frame_index: pair[1].frame.index,
+                at_seconds: pair[1].frame.timestamp_seconds,
+                previous_seconds: pair[0].frame.timestamp_seconds,
+                score,
+            })
+        })
+        .collect()
+}
+
+/// The hard cuts among `transitions`, each placed between the sampled frames around it: the
+/// first sampled frame of the new scene (none when the cut comes after the last one).
+fn cuts_between_sampled_frames(transitions: &[SceneTransition], analyses: &[FrameAnalysis]) -> Vec<SceneCut> {
+    transitions
+        .iter()
+        .filter(|t| t.kind == TransitionKind::Cut)
+        .filter_map(|cut| {
+            let after = analyses.partition_point(|a| a.frame.timestamp_seconds < cut.end_seconds);
+            let (previous, first) = (after.checked_sub(1).map(|i| &analyses[i]), analyses.get(after)?);
+            Some(SceneCut {
+                frame_index: first.frame.index,
+                at_seconds: first.frame.timestamp_seconds,
+                previous_seconds: previous.map_or(cut.start_seconds, |p| p.frame.timestamp_seconds),
+                score: cut.score,
+            })
+        })
+        .collect()
+}
+
+/// How a decoding run ended, as the activity's outcome.
+fn decoding_outcome(video: &ObjectRef, end: Result<SampleEnd, SampleError>) -> Result<(), ActivityError> {
+    match end {
+        Ok(SampleEnd::Finished { decoded }) => {
+            tracing::debug!(%video, decoded, "decoding finished");
+            Ok(())
+        }
+        Ok(SampleEnd::Stopped) => Err(transient(video, "frame decoding stopped early")),
+        Err(SampleError::Probe(e)) => Err(invalid_input(video, e)),
+        Err(e @ SampleError::Decode { .. }) => Err(invalid_input(video, e)),
+    }
+}
+
 fn storage_error(e: StorageError) -> ActivityError {
     e.into_activity_error()
 }
 
 impl VideoPipelineActivities {
-    /// Streams `object` into a fresh scratch directory, keeping a short extension (FFmpeg
-    /// uses it as a hint for raw streams).
-    async fn download(&self, object: &ObjectRef) -> Result<LocalCopy, ActivityError> {
-        let dir = self.scratch.dir()?;
-        let extension = object
-            .file_name()
-            .rsplit_once('.')
-            .map(|(_, ext)| ext.to_ascii_lowercase())
-            .filter(|ext| (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()))
-            .unwrap_or_else(|| "bin".to_owned());
-        let path = dir.path().join(format!("input.{extension}"));
-        self.storage.download_to_file(object, &path).await.map_err(storage_error)?;
-        Ok(LocalCopy { _dir: dir, path })
+    /// Writes `piece` as the segment's next piece; returns the checkpoint that covers it
+    /// (`covered` is where the frames in the piece leave the sampling).
+    async fn write_piece(
+        &self,
+        extract: &ExtractRequest,
+        segment: u32,
+        covered: SegmentCheckpoint,
+        piece: SegmentPiece,
+    ) -> Result<SegmentCheckpoint, ActivityError> {
+        let object = output_object(&extract.output, &piece_name(segment, covered.pieces))?;
+        let body = serde_json::to_vec(&piece).map_err(|e| transient(&object, format!("serializing: {e}")))?;
+        self.storage.put(&object, body, "application/json").await.map_err(storage_error)?;
+        Ok(SegmentCheckpoint {
+            pieces: covered.pieces + 1,
+            frames: covered.frames + piece.frames.len() as u32,
+            scored_until: piece.scores.last().map(|s| s.t).or(covered.scored_until),
+            ..covered
+        })
     }
 
     async fn put_json<T: Serialize>(&self, object: &ObjectRef, value: &T) -> Result<(), ActivityError> {
@@ -162,15 +243,9 @@ impl VideoPipelineActivities {
     /// non-retryably with the object's URI and the reason.
     #[activity(definition = contracts::video::AnalyzeVideo)]
     pub async fn analyze_video(self: Arc<Self>, _ctx: ActivityContext, video: ObjectRef) -> Result<VideoMetadata, ActivityError> {
-        let local = self.download(&video).await?;
+        let local = self.inputs.get(&video).await?;
         let size_bytes = std::fs::metadata(&local.path).map(|m| m.len()).unwrap_or(0);
-        let probed = blocking(&video, move || {
-            let result = probe::probe(&local.path);
-            drop(local);
-            result
-        })
-        .await?
-        .map_err(|e| invalid_input(&video, e))?;
+        let probed = blocking(&video, move || probe::probe(&local.path)).await?.map_err(|e| invalid_input(&video, e))?;
         let (display_width, display_height) =
             if probed.rotation_degrees % 180 == 90 { (probed.height, probed.width) } else { (probed.width, probed.height) };
         tracing::info!(%video, codec = %probed.codec, width = probed.width, height = probed.height, fps = probed.fps,
@@ -218,24 +293,15 @@ impl VideoPipelineActivities {
             max_width: request.frames.max_width,
             rotation_degrees: if request.frames.apply_rotation { request.metadata.rotation_degrees } else { 0 },
             max_frames: request.frames.max_frames,
+            window: Window::WHOLE,
+            score: false,
         };
         let start = ResumePoint { next_target: checkpoint.next_target, next_index: resumed_from };
 
         // Heartbeats go on while a long video downloads, so the heartbeat timeout only fires
         // for a worker that is really gone, and a cancel is noticed promptly.
-        let local = kit::heartbeating(&ctx, || checkpoint.clone(), self.download(&video)).await??;
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<EncodedFrame, String>>(UPLOAD_QUEUE);
-        let decoding = kit::spawn_blocking(move || {
-            let result = sample_and_encode(&local.path, &plan, start, format, quality, |encoded| {
-                // A closed channel means the activity stopped (cancelled or failed): stop too.
-                match sender.blocking_send(encoded) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(_) => ControlFlow::Break(()),
-                }
-            });
-            drop(local);
-            result
-        });
+        let local = kit::heartbeating(&ctx, || checkpoint.clone(), self.inputs.get(&video)).await??;
+        let (decoding, mut receiver) = decode_in_background(local, plan, start.into(), format, quality);
 
         let mut state = checkpoint;
         let mut extracted_this_attempt = 0u32;
@@ -257,7 +323,7 @@ impl VideoPipelineActivities {
                 }
             };
             let Some(encoded) = next else { break };
-            let encoded = encoded.map_err(|e| transient(&video, e))?;
+            let Encoded::Frame(encoded) = encoded.map_err(|e| transient(&video, e))? else { continue };
             let object = output_object(&request.output, &layout::frame_name(encoded.index, format))?;
             self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
             state.frames.push(ExtractedFrame {
@@ -274,13 +340,7 @@ impl VideoPipelineActivities {
             kit::heartbeat(&ctx, state.clone()).await;
             signals.report(state.frames.len() as u32).await;
         }
-        let end = decoding.join(&video).await?;
-        match end {
-            Ok(SampleEnd::Finished { decoded }) => tracing::debug!(%video, decoded, "decoding finished"),
-            Ok(SampleEnd::Stopped) => return Err(transient(&video, "frame decoding stopped early")),
-            Err(SampleError::Probe(e)) => return Err(invalid_input(&video, e)),
-            Err(e @ SampleError::Decode { .. }) => return Err(invalid_input(&video, e)),
-        }
+        decoding_outcome(&video, decoding.join(&video).await?)?;
         let Some((width, height)) = state.size.filter(|_| !state.frames.is_empty()) else {
             return Err(invalid_input(&video, format!("no frame matches the sampling ({})", request.sampling)));
         };
@@ -290,7 +350,169 @@ impl VideoPipelineActivities {
         let listing = FrameManifest { video: video.clone(), sampling: request.sampling, width, height, format, frames: state.frames };
         self.put_json(&manifest, &listing).await?;
         tracing::info!(%video, frames, resumed_from, extracted_this_attempt, attempt, "frames extracted");
-        Ok(ExtractResult { manifest, frames, width, height, resumed_from, extracted_this_attempt, attempt })
+        Ok(ExtractResult {
+            manifest,
+            frames,
+            width,
+            height,
+            resumed_from,
+            extracted_this_attempt,
+            attempt,
+            segments: 1,
+            frames_expected: expected,
+            scene_scores: None,
+        })
+    }
+
+    /// Extracts one time segment: decodes it, uploads the frames its sampling keeps, scores
+    /// every decoded frame for scene detection, and writes both, in order, as pieces under
+    /// `segments/`. Its heartbeats say how far the pieces go, so a retried attempt resumes there.
+    #[activity(definition = contracts::video::ExtractSegment)]
+    pub async fn extract_segment(self: Arc<Self>, ctx: ActivityContext, request: SegmentRequest) -> Result<SegmentResult, ActivityError> {
+        let SegmentRequest { extract, segment } = request;
+        let video = extract.metadata.video.clone();
+        let attempt = ctx.info().attempt.max(1);
+        // Details that do not parse (an older worker wrote them) mean starting the segment over,
+        // which is always correct: pieces and frames overwrite the same keys.
+        let mut checkpoint: SegmentCheckpoint = ctx.heartbeat_details().deserialize().ok().flatten().unwrap_or_default();
+        let resumed_from = checkpoint.frames;
+        if checkpoint.pieces > 0 {
+            tracing::info!(%video, segment = segment.index, resumed_from, pieces = checkpoint.pieces, attempt, "resuming the segment from its last piece");
+        }
+        let format = extract.frames.format;
+        // Frames are named from their sampling target, so segments never collide.
+        let first = u32::try_from(segment.first_target).map_err(|_| invalid_input(&video, "too many sampling instants"))?;
+        let plan = SamplePlan {
+            sampling: extract.sampling,
+            duration_seconds: extract.metadata.duration_seconds,
+            fps: extract.metadata.fps,
+            max_width: extract.frames.max_width,
+            rotation_degrees: if extract.frames.apply_rotation { extract.metadata.rotation_degrees } else { 0 },
+            // The run refused samplings past `frames.max_frames` before any segment started.
+            max_frames: u32::MAX,
+            window: Window { start_seconds: segment.start_seconds, end_seconds: segment.end_seconds },
+            score: true,
+        };
+        let start = Start {
+            resume: checkpoint.resume.unwrap_or(ResumePoint { next_target: segment.first_target, next_index: first }),
+            scored_until: checkpoint.scored_until,
+        };
+
+        let local = kit::heartbeating(&ctx, || checkpoint, self.inputs.get(&video)).await??;
+        let (decoding, mut receiver) = decode_in_background(local, plan, start, format, extract.frames.jpeg_quality);
+        // What the pieces written so far cover is `checkpoint`; `pending` runs ahead of it with
+        // the frames not yet in a piece.
+        let mut pending = checkpoint;
+        let mut piece = SegmentPiece::default();
+        // A video extracted in one segment has its progress signalled as it goes; with several,
+        // the run counts finished segments instead (a signal stream per segment would make the
+        // history grow with the video).
+        let only_segment = segment.index == 0 && segment.end_seconds.is_none();
+        let expected = crate::frames::expected_frames(extract.sampling, extract.metadata.duration_seconds, extract.metadata.frame_count);
+        let mut signals = only_segment.then(|| ProgressSignals::new(&ctx, VideoStage::Extracting, expected.min(u64::from(u32::MAX)) as u32));
+        let mut last_piece = Instant::now();
+        let mut extracted_this_attempt = 0u32;
+        let mut keepalive = tokio::time::interval(kit::heartbeat_interval(&ctx));
+        loop {
+            let next = tokio::select! {
+                next = receiver.recv() => next,
+                () = ctx.cancelled() => {
+                    tracing::info!(%video, segment = segment.index, done = checkpoint.frames, "segment extraction cancelled");
+                    return Err(ActivityError::cancelled());
+                }
+                _ = keepalive.tick() => {
+                    kit::heartbeat(&ctx, checkpoint).await;
+                    continue;
+                }
+            };
+            let Some(item) = next else { break };
+            match item.map_err(|e| transient(&video, e))? {
+                Encoded::Score(score) => piece.scores.push(score),
+                Encoded::Frame(encoded) => {
+                    let object = output_object(&extract.output, &layout::frame_name(encoded.index, format))?;
+                    self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
+                    piece.frames.push(ExtractedFrame {
+                        index: encoded.index,
+                        object,
+                        timestamp_seconds: encoded.timestamp_seconds,
+                        frame_number: encoded.frame_number,
+                    });
+                    pending.resume = Some(encoded.resume);
+                    pending.size = Some(encoded.size);
+                    extracted_this_attempt += 1;
+                    if let Some(signals) = signals.as_mut() {
+                        signals.report(pending.frames + piece.frames.len() as u32).await;
+                    }
+                }
+            }
+            if piece.frames.len() >= PIECE_FRAMES || piece.scores.len() >= PIECE_SCORES || last_piece.elapsed() >= PIECE_INTERVAL {
+                checkpoint = self.write_piece(&extract, segment.index, pending, std::mem::take(&mut piece)).await?;
+                pending = checkpoint;
+                kit::heartbeat(&ctx, checkpoint).await;
+                last_piece = Instant::now();
+            }
+        }
+        decoding_outcome(&video, decoding.join(&video).await?)?;
+        if !piece.frames.is_empty() || !piece.scores.is_empty() {
+            checkpoint = self.write_piece(&extract, segment.index, pending, piece).await?;
+            kit::heartbeat(&ctx, checkpoint).await;
+        }
+        tracing::info!(%video, segment = segment.index, frames = checkpoint.frames, pieces = checkpoint.pieces, resumed_from, extracted_this_attempt, attempt, "segment extracted");
+        Ok(SegmentResult {
+            index: segment.index,
+            pieces: checkpoint.pieces,
+            frames: checkpoint.frames,
+            size: checkpoint.size,
+            resumed_from,
+            extracted_this_attempt,
+            attempt,
+        })
+    }
+
+    /// Joins the segments' pieces, in order, into the frame manifest (`frames.json`) and the
+    /// scene scores (`scene-scores.json`).
+    #[activity(definition = contracts::video::AssembleFrames)]
+    pub async fn assemble_frames(self: Arc<Self>, _ctx: ActivityContext, request: AssembleRequest) -> Result<ExtractResult, ActivityError> {
+        let extract = &request.extract;
+        let video = extract.metadata.video.clone();
+        let mut frames = Vec::new();
+        let mut scores: Vec<FrameScore> = Vec::new();
+        let mut segments = request.segments.clone();
+        segments.sort_by_key(|s| s.index);
+        for segment in &segments {
+            for number in 0..segment.pieces {
+                let object = output_object(&extract.output, &piece_name(segment.index, number))?;
+                let bytes = self.storage.get(&object).await.map_err(storage_error)?;
+                let piece: SegmentPiece = serde_json::from_slice(&bytes).map_err(|e| transient(&object, format!("not a segment piece: {e}")))?;
+                frames.extend(piece.frames);
+                scores.extend(piece.scores);
+            }
+        }
+        let Some((width, height)) = segments.iter().find_map(|s| s.size).filter(|_| !frames.is_empty()) else {
+            return Err(invalid_input(&video, format!("no frame matches the sampling ({})", extract.sampling)));
+        };
+        let count = frames.len() as u32;
+        let manifest = output_object(&extract.output, layout::MANIFEST_NAME)?;
+        let listing = FrameManifest { video: video.clone(), sampling: extract.sampling, width, height, format: extract.frames.format, frames };
+        self.put_json(&manifest, &listing).await?;
+        let scores_object = output_object(&extract.output, layout::SCENE_SCORES_NAME)?;
+        let scored = scores.len();
+        self.put_json(&scores_object, &SceneScores { video: video.clone(), scores }).await?;
+        let frames_expected =
+            crate::frames::expected_frames(extract.sampling, extract.metadata.duration_seconds, extract.metadata.frame_count) as u32;
+        tracing::info!(%video, frames = count, frames_expected, scored, segments = segments.len(), "frames assembled");
+        Ok(ExtractResult {
+            manifest,
+            frames: count,
+            width,
+            height,
+            resumed_from: segments.iter().map(|s| s.resumed_from).sum(),
+            extracted_this_attempt: segments.iter().map(|s| s.extracted_this_attempt).sum(),
+            attempt: segments.iter().map(|s| s.attempt).max().unwrap_or(1),
+            segments: segments.len() as u32,
+            frames_expected,
+            scene_scores: Some(scores_object),
+        })
     }
 
     /// Thumbnails, histograms and scene-change scores of every extracted frame, the scene cuts,
@@ -343,18 +565,19 @@ impl VideoPipelineActivities {
             signals.report(done).await;
         }
 
-        let scene_cuts: Vec<SceneCut> = analyses
-            .windows(2)
-            .filter_map(|pair| {
-                let score = pair[1].scene_score?;
-                (score >= settings.scene_threshold).then(|| SceneCut {
-                    frame_index: pair[1].frame.index,
-                    at_seconds: pair[1].frame.timestamp_seconds,
-                    previous_seconds: pair[0].frame.timestamp_seconds,
-                    score,
-                })
-            })
-            .collect();
+        // Segmented runs scored every decoded frame: cuts, fades and flashes come from there.
+        // Runs before compare the sampled frames' histograms.
+        let (scene_cuts, transitions) = match &request.scene_scores {
+            Some(object) => {
+                let bytes = self.storage.get(object).await.map_err(storage_error)?;
+                let document: SceneScores =
+                    serde_json::from_slice(&bytes).map_err(|e| transient(object, format!("not a scene-scores document: {e}")))?;
+                drop(bytes);
+                let transitions = crate::scenes::detect(&document.scores, &settings.scenes);
+                (cuts_between_sampled_frames(&transitions, &analyses), transitions)
+            }
+            None => (histogram_cuts(&analyses, settings.scene_threshold), Vec::new()),
+        };
 
         let rows = sheet.rows();
         let sheet_object = output_object(&request.output, &format!("{}.{}", layout::CONTACT_SHEET_STEM, format.extension()))?;
@@ -382,12 +605,15 @@ impl VideoPipelineActivities {
             sampling: manifest.sampling,
             scene_threshold: settings.scene_threshold,
             frames: analyses,
+            frames_expected: request.frames_expected,
+            frames_extracted: frames,
             scene_cuts: scene_cuts.clone(),
+            transitions: transitions.clone(),
             contact_sheet: contact_sheet.clone(),
         };
         self.put_json(&summary_object, &summary).await?;
         tracing::info!(summary = %summary_object, frames, cuts = scene_cuts.len(), "frames processed");
-        Ok(ProcessResult { summary: summary_object, contact_sheet, scene_cuts, frames })
+        Ok(ProcessResult { summary: summary_object, contact_sheet, scene_cuts, frames, transitions })
     }
 
     /// Deletes every object under the run's output prefix (a cancelled run's partial outputs).
@@ -421,11 +647,11 @@ mod tests {
             let signals = (1..=total).filter(|&done| steps.due(done)).count() as u32;
             assert!(signals <= PROGRESS_STEPS && signals >= PROGRESS_STEPS.min(total) / 2, "{total} frames: {signals} signals");
         }
-        // Skipped frames (a burst) still trigger once, at the next step past them.
+        // Skipped frames (a burst) still trigger once, at the next step past them (steps of 10).
         let mut steps = ProgressSteps::new(100);
         assert!(!steps.due(4));
         assert!(steps.due(12));
-        assert!(!steps.due(14));
-        assert!(steps.due(15));
+        assert!(!steps.due(19));
+        assert!(steps.due(20));
     }
 }

@@ -2,8 +2,9 @@
 //! encoding on a second one, so the two overlap (encoding a 640 px JPEG costs about as much as
 //! decoding the second of video before it; done in turn, they left a core idle).
 
-use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan, SampledFrame, sample_frames};
+use crate::frames::{Decoded, ResumePoint, SampleEnd, SampleError, SamplePlan, Start, sample_frames};
 use crate::imaging;
+use crate::scenes::FrameScore;
 use contracts::video::FrameFormat;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -29,31 +30,51 @@ pub struct EncodedFrame {
     pub bytes: Vec<u8>,
 }
 
+/// What the encoding thread hands on, in presentation order.
+#[derive(Debug)]
+pub enum Encoded {
+    /// A kept frame, encoded.
+    Frame(EncodedFrame),
+    /// A decoded frame's scene score (when the plan scores).
+    Score(FrameScore),
+}
+
 /// Samples the video at `path` as [`sample_frames`] does and hands each frame, encoded as
-/// `format`, to `on_encoded` in order, on the encoding thread. An encoding failure is handed on
-/// as `Err` with the frame it concerns. `on_encoded` returning `Break` stops the run, which then
-/// ends in [`SampleEnd::Stopped`].
+/// `format`, to `on_encoded` in order, on the encoding thread, scores included. An encoding
+/// failure is handed on as `Err` with the frame it concerns. `on_encoded` returning `Break`
+/// stops the run, which then ends in [`SampleEnd::Stopped`].
 pub fn sample_and_encode(
     path: &Path,
     plan: &SamplePlan,
-    start: ResumePoint,
+    start: Start,
     format: FrameFormat,
     jpeg_quality: u8,
-    mut on_encoded: impl FnMut(Result<EncodedFrame, String>) -> ControlFlow<()> + Send,
+    mut on_encoded: impl FnMut(Result<Encoded, String>) -> ControlFlow<()> + Send,
 ) -> Result<SampleEnd, SampleError> {
-    let (to_encoder, frames) = std::sync::mpsc::sync_channel::<SampledFrame>(ENCODE_QUEUE);
+    let (to_encoder, decoded) = std::sync::mpsc::sync_channel::<Decoded>(ENCODE_QUEUE);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            for frame in frames {
+            for item in decoded {
+                let frame = match item {
+                    Decoded::Score(score) => {
+                        if on_encoded(Ok(Encoded::Score(score))).is_break() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Decoded::Frame(frame) => frame,
+                };
                 let size = frame.image.dimensions();
                 let encoded = imaging::encode(&frame.image, format, jpeg_quality)
-                    .map(|bytes| EncodedFrame {
-                        index: frame.index,
-                        timestamp_seconds: frame.timestamp_seconds,
-                        frame_number: frame.frame_number,
-                        resume: frame.resume,
-                        size,
-                        bytes,
+                    .map(|bytes| {
+                        Encoded::Frame(EncodedFrame {
+                            index: frame.index,
+                            timestamp_seconds: frame.timestamp_seconds,
+                            frame_number: frame.frame_number,
+                            resume: frame.resume,
+                            size,
+                            bytes,
+                        })
                     })
                     .map_err(|e| format!("encoding frame {}: {e}", frame.index));
                 if on_encoded(encoded).is_break() {
@@ -64,7 +85,7 @@ pub fn sample_and_encode(
         });
         // The sender moves into the callback and is dropped when sampling ends, which ends the
         // encoder's loop; the scope then waits for the frames still queued to be handed on.
-        sample_frames(path, plan, start, move |frame| match to_encoder.send(frame) {
+        sample_frames(path, plan, start, move |item| match to_encoder.send(item) {
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         })
@@ -86,6 +107,8 @@ mod tests {
             max_width: 160,
             rotation_degrees: 0,
             max_frames: 1000,
+            window: crate::frames::Window::WHOLE,
+            score: false,
         }
     }
 
@@ -100,8 +123,8 @@ mod tests {
         let plan = plan(&spec);
 
         let mut indexes = Vec::new();
-        let end = sample_and_encode(&clip, &plan, ResumePoint::default(), FrameFormat::Jpeg, 80, |frame| {
-            let frame = frame.expect("encoded");
+        let end = sample_and_encode(&clip, &plan, ResumePoint::default().into(), FrameFormat::Jpeg, 80, |frame| {
+            let Encoded::Frame(frame) = frame.expect("encoded") else { panic!("a score from a plan that does not score") };
             assert_eq!(image::guess_format(&frame.bytes).unwrap(), image::ImageFormat::Jpeg);
             assert_eq!(frame.size.0, 160);
             indexes.push(frame.index);
@@ -112,7 +135,7 @@ mod tests {
         assert_eq!(indexes, (0..total.div_ceil(10)).collect::<Vec<_>>());
 
         let mut seen = 0;
-        let end = sample_and_encode(&clip, &plan, ResumePoint::default(), FrameFormat::Png, 80, |_| {
+        let end = sample_and_encode(&clip, &plan, ResumePoint::default().into(), FrameFormat::Png, 80, |_| {
             seen += 1;
             if seen == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })

@@ -9,6 +9,7 @@
 //! does not keep.
 
 use crate::probe::{ProbeError, open_video};
+use crate::scenes::{FrameScore, SCORE_WIDTH, ScoreProbe};
 use contracts::video::Sampling;
 use ffmpeg::software::scaling;
 use ffmpeg::{Packet, codec, format};
@@ -36,6 +37,33 @@ pub struct SamplePlan {
     pub rotation_degrees: u32,
     /// Stop after this many frames in all (earlier attempts included).
     pub max_frames: u32,
+    /// The part of the video this run covers.
+    pub window: Window,
+    /// Score every decoded frame of the window for scene detection ([`Decoded::Score`]).
+    pub score: bool,
+}
+
+/// A stretch of the video by presentation time: frames at `start_seconds` or later and before
+/// `end_seconds` (to the end when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Window {
+    /// First instant covered.
+    pub start_seconds: f64,
+    /// First instant no longer covered.
+    pub end_seconds: Option<f64>,
+}
+
+impl Window {
+    /// The whole video.
+    pub const WHOLE: Window = Window { start_seconds: 0.0, end_seconds: None };
+
+    fn before_end(&self, t: f64) -> bool {
+        self.end_seconds.is_none_or(|end| t + TIME_EPSILON < end)
+    }
+
+    fn contains(&self, t: f64) -> bool {
+        t + TIME_EPSILON >= self.start_seconds && self.before_end(t)
+    }
 }
 
 /// Where a run starts: the next sampling target and the next frame index to hand out.
@@ -46,6 +74,22 @@ pub struct ResumePoint {
     pub next_target: u64,
     /// Index the next kept frame gets (frames already extracted).
     pub next_index: u32,
+}
+
+/// Where a run picks up: the sampling's resume point and, when scoring, the time of the last
+/// score already handed on (scores at or before it are not handed on again).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Start {
+    /// Next frame to keep.
+    pub resume: ResumePoint,
+    /// Time of the last score an earlier run handed on.
+    pub scored_until: Option<f64>,
+}
+
+impl From<ResumePoint> for Start {
+    fn from(resume: ResumePoint) -> Self {
+        Self { resume, scored_until: None }
+    }
 }
 
 /// A kept frame.
@@ -61,6 +105,15 @@ pub struct SampledFrame {
     pub resume: ResumePoint,
     /// The picture, scaled and upright.
     pub image: RgbImage,
+}
+
+/// What a run hands on, in presentation order: a frame's score comes before the frame itself.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// A kept frame.
+    Frame(SampledFrame),
+    /// The scene score of a decoded frame of the window.
+    Score(FrameScore),
 }
 
 /// Why sampling stopped early.
@@ -131,6 +184,7 @@ struct Selector {
     interval: Option<f64>,
     limit_targets: Option<u64>,
     duration: f64,
+    window: Window,
     next: ResumePoint,
     max_frames: u32,
 }
@@ -146,6 +200,7 @@ impl Selector {
             interval: interval_seconds(plan.sampling, plan.duration_seconds),
             limit_targets,
             duration: plan.duration_seconds,
+            window: plan.window,
             next: start,
             max_frames: plan.max_frames,
         }
@@ -161,20 +216,22 @@ impl Selector {
         }
         match (self.sampling, self.interval) {
             (Sampling::EverySeconds(_), Some(interval)) => {
-                self.duration > 0.0 && self.next.next_target as f64 * interval >= self.duration - TIME_EPSILON
+                let target = self.next.next_target as f64 * interval;
+                (self.duration > 0.0 && target >= self.duration - TIME_EPSILON) || !self.window.before_end(target)
             }
+            (Sampling::Evenly(_), Some(interval)) => !self.window.before_end(self.next.next_target as f64 * interval),
             _ => false,
         }
     }
 
-    /// The instant a time-based run seeks to on resume.
+    /// The instant a time-based run seeks to: its next sampling instant.
     fn resume_time(&self) -> Option<f64> {
         self.interval.filter(|_| self.next.next_target > 0).map(|i| self.next.next_target as f64 * i)
     }
 
     /// Whether the frame with this decode count and timestamp is kept; advances past it if so.
     fn keep(&mut self, decoded_number: u64, timestamp: f64) -> bool {
-        if self.exhausted() {
+        if self.exhausted() || !self.window.contains(timestamp) {
             return false;
         }
         match (self.sampling, self.interval) {
@@ -205,12 +262,95 @@ impl Selector {
     }
 }
 
-/// Decodes `path` and calls `on_frame` with every kept frame, starting at `start`.
+/// Frames before a score that the probe compares it with: the previous one, and those a flash
+/// may hide (`FrameScore::content_across`).
+const SCORE_HISTORY_FRAMES: f64 = contracts::video::SceneDetection::MAX_FLASH_FRAMES as f64 + 2.0;
+
+/// Scene scores of the decoded frames of a window: every frame from a few before the first one
+/// handed on is scored (so the first handed on has its predecessors), frames at or before
+/// `scored_until` or outside the window are not handed on.
+struct Scoring {
+    probe: ScoreProbe,
+    scaler: Option<(scaling::Context, (format::Pixel, u32, u32))>,
+    picture: ffmpeg::frame::Video,
+    /// Frames at or after this are scored (enough frames before the first handed on for the
+    /// probe's comparisons).
+    from: f64,
+    window: Window,
+    scored_until: Option<f64>,
+}
+
+impl Scoring {
+    fn new(window: Window, scored_until: Option<f64>, fps: f64) -> Self {
+        let first = scored_until.unwrap_or(window.start_seconds).max(window.start_seconds);
+        Self {
+            probe: ScoreProbe::new(),
+            scaler: None,
+            picture: ffmpeg::frame::Video::empty(),
+            from: first - (SCORE_HISTORY_FRAMES + 0.5) / fps.max(1e-3),
+            window,
+            scored_until,
+        }
+    }
+
+    /// Where decoding must start for the first score handed on to have its predecessor.
+    fn seek_time(&self) -> f64 {
+        self.from
+    }
+
+    fn score(&mut self, picture: &ffmpeg::frame::Video, t: f64) -> Result<Option<FrameScore>, String> {
+        if t + TIME_EPSILON < self.from || !self.window.before_end(t) {
+            return Ok(None);
+        }
+        let source = (picture.format(), picture.width(), picture.height());
+        if self.scaler.as_ref().is_none_or(|(_, s)| *s != source) {
+            let (w, h) = scaled_size(source.1, source.2, f64::from(picture.aspect_ratio()), SCORE_WIDTH);
+            let context = scaling::Context::get(source.0, source.1, source.2, format::Pixel::RGB24, w, h, scaling::Flags::FAST_BILINEAR)
+                .map_err(|e| format!("cannot scale {}x{} {:?} for scoring: {e}", source.1, source.2, source.0))?;
+            self.scaler = Some((context, source));
+            self.picture = ffmpeg::frame::Video::empty();
+        }
+        let (context, _) = self.scaler.as_mut().expect("scaler set above");
+        context.run(picture, &mut self.picture).map_err(|e| format!("scaling for scoring: {e}"))?;
+        let score = self.probe.score(&to_image(&self.picture), t);
+        let handed_on = self.window.contains(t) && self.scored_until.is_none_or(|until| t > until + TIME_EPSILON);
+        Ok(handed_on.then_some(score))
+    }
+}
+
+/// Decodes every frame of the video at `path` and scores it for scene detection.
+pub fn score_video(path: &Path) -> Result<Vec<FrameScore>, SampleError> {
+    let (input, index) = open_video(path)?;
+    let fps = input.stream(index).map(|s| f64::from(s.avg_frame_rate())).filter(|f| f.is_finite() && *f > 0.0).unwrap_or(25.0);
+    drop(input);
+    // Keeping no frame (`max_frames: 0`) leaves only the scoring.
+    let plan = SamplePlan {
+        sampling: Sampling::EveryNthFrame(1),
+        duration_seconds: 0.0,
+        fps,
+        max_width: SCORE_WIDTH,
+        rotation_degrees: 0,
+        max_frames: 0,
+        window: Window::WHOLE,
+        score: true,
+    };
+    let mut scores = Vec::new();
+    sample_frames(path, &plan, Start::default(), |decoded| {
+        if let Decoded::Score(score) = decoded {
+            scores.push(score);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(scores)
+}
+
+/// Decodes `path` and calls `on_decoded` with every kept frame (and, when the plan scores,
+/// every score), starting at `start`.
 pub fn sample_frames(
     path: &Path,
     plan: &SamplePlan,
-    start: ResumePoint,
-    mut on_frame: impl FnMut(SampledFrame) -> ControlFlow<()>,
+    start: Start,
+    mut on_decoded: impl FnMut(Decoded) -> ControlFlow<()>,
 ) -> Result<SampleEnd, SampleError> {
     let (mut input, index) = open_video(path)?;
     let stream = input.stream(index).ok_or_else(|| ProbeError::BadHeader("video stream vanished".into()))?;
@@ -220,19 +360,33 @@ pub fn sample_frames(
         .and_then(|c| c.decoder().video())
         .map_err(|e| ProbeError::UnsupportedCodec(e.to_string()))?;
 
-    let mut selector = Selector::new(plan, start);
-    if selector.exhausted() {
+    let mut selector = Selector::new(plan, start.resume);
+    let mut scoring = plan.score.then(|| Scoring::new(plan.window, start.scored_until, plan.fps));
+    // Done once nothing is left to keep and, when scoring, the window is decoded through.
+    let finished = |selector: &Selector, t: Option<f64>| selector.exhausted() && scoring_done(plan, t);
+    if finished(&selector, None) {
         return Ok(SampleEnd::Finished { decoded: 0 });
     }
     let counts_frames = matches!(plan.sampling, Sampling::EveryNthFrame(_));
-    if let Some(resume_at) = selector.resume_time() {
+    // Every nth frame counts frames from the start: it never seeks. The time-based modes seek
+    // to the earliest instant this run needs.
+    let seek_to = if counts_frames {
+        None
+    } else {
+        [selector.resume_time(), Some(plan.window.start_seconds), scoring.as_ref().map(Scoring::seek_time)]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min)
+            .filter(|&t| t > 0.0)
+    };
+    if let Some(seek_to) = seek_to {
         // Seek (container-wide, in microseconds) to the last keyframe at or before the instant;
         // frames before the instant are then decoded and dropped. A failed seek just means
         // decoding from the start: the selector skips what was done either way.
         let micros = f64::from(ffmpeg::ffi::AV_TIME_BASE);
-        let target = ((stream_start as f64 * time_base + resume_at) * micros) as i64;
+        let target = ((stream_start as f64 * time_base + seek_to) * micros) as i64;
         if input.seek(target, ..target).is_err() {
-            tracing::debug!(resume_at, "seek failed; decoding from the start");
+            tracing::debug!(seek_to, "seek failed; decoding from the start");
         }
     }
 
@@ -241,19 +395,27 @@ pub fn sample_frames(
     let mut decode_errors = 0u32;
     let mut picture = ffmpeg::frame::Video::empty();
     let mut rgb = ffmpeg::frame::Video::empty();
-    let mut packet = Packet::empty();
     let fail = |kept: u32, message: String| SampleError::Decode { kept, message };
 
-    // Returns Break when the run must stop (callback asked, or nothing left to keep).
-    let mut handle_picture = |picture: &ffmpeg::frame::Video, decoded: u64, selector: &mut Selector| -> Result<ControlFlow<()>, SampleError> {
+    // Returns Break when the run must stop (callback asked, or nothing left to do).
+    let mut handle_picture = |picture: &ffmpeg::frame::Video, decoded: u64, selector: &mut Selector| -> Result<Flow, SampleError> {
         let timestamp = picture
             .timestamp()
             .or(picture.pts())
             .map(|pts| (pts - stream_start) as f64 * time_base)
             .unwrap_or_else(|| decoded as f64 / plan.fps.max(1e-9));
         let index = selector.next.next_index;
+        let score = match scoring.as_mut() {
+            Some(scoring) => scoring.score(picture, timestamp).map_err(|e| fail(index, e))?,
+            None => None,
+        };
+        if let Some(score) = score
+            && on_decoded(Decoded::Score(score)).is_break()
+        {
+            return Ok(Flow::Stopped);
+        }
         if !selector.keep(decoded, timestamp) {
-            return Ok(if selector.exhausted() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) });
+            return Ok(if finished(selector, Some(timestamp)) { Flow::Done } else { Flow::Next });
         }
         let frame_number = if counts_frames { decoded } else { (timestamp * plan.fps).round().max(0.0) as u64 };
         let source = (picture.format(), picture.width(), picture.height());
@@ -269,15 +431,17 @@ pub fn sample_frames(
         context.run(picture, &mut rgb).map_err(|e| fail(index, format!("scaling: {e}")))?;
         let image = upright(to_image(&rgb), plan.rotation_degrees);
         let frame = SampledFrame { index, timestamp_seconds: timestamp, frame_number, resume: selector.next, image };
-        Ok(match on_frame(frame) {
-            ControlFlow::Break(()) => ControlFlow::Break(()),
-            ControlFlow::Continue(()) if selector.exhausted() => ControlFlow::Break(()),
-            ControlFlow::Continue(()) => ControlFlow::Continue(()),
+        Ok(match on_decoded(Decoded::Frame(frame)) {
+            ControlFlow::Break(()) => Flow::Stopped,
+            ControlFlow::Continue(()) if finished(selector, Some(timestamp)) => Flow::Done,
+            ControlFlow::Continue(()) => Flow::Next,
         })
     };
 
-    let mut finished_by_selector = false;
-    'packets: loop {
+    loop {
+        // A fresh packet each time: `av_read_frame` overwrites the packet it is given without
+        // releasing what it held, so a reused one leaks every packet's data.
+        let mut packet = Packet::empty();
         match packet.read(&mut input) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,
@@ -304,30 +468,37 @@ pub fn sample_frames(
         while decoder.receive_frame(&mut picture).is_ok() {
             let flow = handle_picture(&picture, decoded, &mut selector)?;
             decoded += 1;
-            if flow.is_break() {
-                finished_by_selector = selector.exhausted();
-                if !finished_by_selector {
-                    return Ok(SampleEnd::Stopped);
-                }
-                break 'packets;
+            match flow {
+                Flow::Next => {}
+                Flow::Done => return Ok(SampleEnd::Finished { decoded }),
+                Flow::Stopped => return Ok(SampleEnd::Stopped),
             }
         }
     }
-    if !finished_by_selector {
-        // Pictures still inside the decoder (reordering delay) come out on flush.
-        let _ = decoder.send_eof();
-        while decoder.receive_frame(&mut picture).is_ok() {
-            let flow = handle_picture(&picture, decoded, &mut selector)?;
-            decoded += 1;
-            if flow.is_break() {
-                if !selector.exhausted() {
-                    return Ok(SampleEnd::Stopped);
-                }
-                break;
-            }
+    // Pictures still inside the decoder (reordering delay) come out on flush.
+    let _ = decoder.send_eof();
+    while decoder.receive_frame(&mut picture).is_ok() {
+        let flow = handle_picture(&picture, decoded, &mut selector)?;
+        decoded += 1;
+        match flow {
+            Flow::Next => {}
+            Flow::Done => break,
+            Flow::Stopped => return Ok(SampleEnd::Stopped),
         }
     }
     Ok(SampleEnd::Finished { decoded })
+}
+
+/// What the decoding loop does after a picture.
+enum Flow {
+    Next,
+    Done,
+    Stopped,
+}
+
+/// Whether scoring (if the plan scores) has covered its window once a frame at `t` is decoded.
+fn scoring_done(plan: &SamplePlan, t: Option<f64>) -> bool {
+    !plan.score || t.is_some_and(|t| !plan.window.before_end(t))
 }
 
 /// Copies an RGB24 frame (rows padded to its stride) into a tightly packed image.
@@ -372,13 +543,24 @@ mod tests {
     }
 
     fn plan(sampling: Sampling) -> SamplePlan {
-        SamplePlan { sampling, duration_seconds: 6.0, fps: 25.0, max_width: 160, rotation_degrees: 0, max_frames: 1000 }
+        SamplePlan {
+            sampling,
+            duration_seconds: 6.0,
+            fps: 25.0,
+            max_width: 160,
+            rotation_degrees: 0,
+            max_frames: 1000,
+            window: Window::WHOLE,
+            score: false,
+        }
     }
 
     fn collect(path: &Path, plan: &SamplePlan, start: ResumePoint) -> Vec<SampledFrame> {
         let mut frames = Vec::new();
-        sample_frames(path, plan, start, |f| {
-            frames.push(f);
+        sample_frames(path, plan, start.into(), |decoded| {
+            if let Decoded::Frame(f) = decoded {
+                frames.push(f);
+            }
             ControlFlow::Continue(())
         })
         .unwrap();

@@ -10,7 +10,10 @@ pub mod activities;
 pub mod extract;
 pub mod frames;
 pub mod imaging;
+pub mod inputs;
 pub mod probe;
+pub mod scenes;
+pub mod segments;
 pub mod workflows;
 
 use activities::VideoPipelineActivities;

@@ -216,8 +216,10 @@ pub fn probe(path: &Path) -> Result<Probe, ProbeError> {
     let mut end_ts: Option<i64> = None;
     let mut first_picture: Option<ffmpeg::frame::Video> = None;
     let mut decode_error: Option<String> = None;
-    let mut packet = Packet::empty();
     loop {
+        // A fresh packet each time: `av_read_frame` overwrites the packet it is given without
+        // releasing what it held, so a reused one leaks every packet's data.
+        let mut packet = Packet::empty();
         match packet.read(&mut input) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,

@@ -11,17 +11,19 @@
 
 use contracts::settings::ActivitySettings;
 use contracts::video::{
-    AnalyzeVideo, ExtractFrames, ExtractRequest, ProcessFrames, ProcessRequest, RemoveVideoOutputs, StageProgress, VideoCancelled, VideoOutcome,
-    VideoPipeline, VideoProgress, VideoRequest, VideoStage,
+    AnalyzeVideo, AssembleFrames, AssembleRequest, ExtractFrames, ExtractRequest, ExtractResult, ExtractSegment, ProcessFrames, ProcessRequest,
+    RemoveVideoOutputs, SegmentRequest, StageProgress, VideoCancelled, VideoMetadata, VideoOutcome, VideoPipeline, VideoProgress, VideoRequest,
+    VideoStage,
 };
-use futures::future::{Either, select};
+use futures::future::{Either, select, try_join_all};
+use std::future::Future;
 use std::pin::pin;
 use temporalio_common::ActivityDefinition;
 use temporalio_common::data_converters::TemporalDeserializable;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCancellationType, ActivityExecutionError, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext, WorkflowContextView,
-    WorkflowResult, WorkflowTermination,
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 /// Shares of the overall percentage: analysis, extraction, processing.
@@ -35,6 +37,8 @@ pub struct VideoPipelineWorkflow {
     progress: VideoProgress,
     /// The reason given by the `cancel` signal, once one arrives.
     cancel_reason: Option<String>,
+    /// Frames of the extraction segments that have finished.
+    extracted_in_finished_segments: u32,
 }
 
 /// How a stage ended.
@@ -98,7 +102,14 @@ impl VideoPipelineWorkflow {
 
         let extract =
             ExtractRequest { metadata: metadata.clone(), sampling: request.sampling, frames: request.frames.clone(), output: request.output.clone() };
-        let extraction = match run_stage(ctx, ExtractFrames, extract, &settings.extract, &queue).await {
+        // Runs recorded before segmenting extracted in one activity, with a heartbeat that
+        // carried every frame.
+        let extraction = if ctx.patched(SEGMENTED_EXTRACTION) {
+            extract_in_segments(ctx, extract, &request, &queue).await
+        } else {
+            run_stage(ctx, ExtractFrames, extract, &settings.extract, &queue).await
+        };
+        let extraction = match extraction {
             Ok(Stage::Done(extraction)) => extraction,
             Ok(Stage::Cancelled) => return cancel_run(ctx, &request, &queue).await,
             Err(e) => return fail(ctx, e),
@@ -112,6 +123,8 @@ impl VideoPipelineWorkflow {
         let process = ProcessRequest {
             metadata: metadata.clone(),
             manifest: extraction.manifest.clone(),
+            scene_scores: extraction.scene_scores.clone(),
+            frames_expected: extraction.frames_expected,
             settings: request.process.clone(),
             output: request.output.clone(),
         };
@@ -130,6 +143,7 @@ impl VideoPipelineWorkflow {
             summary: processed.summary,
             contact_sheet: processed.contact_sheet,
             scene_cuts: processed.scene_cuts,
+            transitions: processed.transitions,
         })
     }
 
@@ -177,6 +191,21 @@ where
     AD: ActivityDefinition,
     AD::Output: TemporalDeserializable + 'static,
 {
+    run_stage_with(ctx, settings, queue, |options| ctx.execute_activity(activity, input, options)).await
+}
+
+/// Runs the activities `start` schedules with the stage's options (one cancellation token for
+/// all of them) unless a cancel arrives first; on a cancel they are cancelled and awaited until
+/// they have stopped.
+async fn run_stage_with<T, F>(
+    ctx: &WorkflowContext<VideoPipelineWorkflow>,
+    settings: &ActivitySettings,
+    queue: &str,
+    start: impl FnOnce(ActivityOptions) -> F,
+) -> Result<Stage<T>, ActivityExecutionError>
+where
+    F: Future<Output = Result<T, ActivityExecutionError>>,
+{
     if cancel_requested(ctx) {
         return Ok(Stage::Cancelled);
     }
@@ -184,7 +213,7 @@ where
     let mut options = fleet::failure::activity_options(settings, queue);
     options.cancellation_token = Some(token.clone());
     options.cancellation_type = ActivityCancellationType::WaitCancellationCompleted;
-    let running = pin!(ctx.execute_activity(activity, input, options));
+    let running = pin!(start(options));
     // Resolves on the signal, or with an error when the run itself is cancelled: either way, stop.
     let cancel = pin!(ctx.wait_condition(|s| s.cancel_reason.is_some()));
     match select(running, cancel).await {
@@ -199,6 +228,40 @@ where
             Ok(Stage::Cancelled)
         }
     }
+}
+
+/// Extraction in time segments: one `ExtractSegment` per segment, all at once (as many run in
+/// parallel as there are video workers' slots), then `AssembleFrames`. The progress query
+/// counts the frames of finished segments: no signal per frame, a history whose size depends
+/// on the number of segments (at most `MAX_SEGMENTS`), not on the video's length.
+async fn extract_in_segments(
+    ctx: &WorkflowContext<VideoPipelineWorkflow>,
+    extract: ExtractRequest,
+    request: &VideoRequest,
+    queue: &str,
+) -> Result<Stage<ExtractResult>, ActivityExecutionError> {
+    let metadata: &VideoMetadata = &extract.metadata;
+    let segments = crate::segments::plan(extract.sampling, metadata, extract.frames.segment_seconds);
+    let settings = &request.activities;
+    let done = run_stage_with(ctx, &settings.extract, queue, |options| {
+        try_join_all(segments.into_iter().map(|segment| {
+            let input = SegmentRequest { extract: extract.clone(), segment };
+            let options = options.clone();
+            async move {
+                let result = ctx.execute_activity(ExtractSegment, input, options).await?;
+                ctx.state_mut(|s| {
+                    // A lone segment also signals its progress as it goes: never count twice.
+                    s.extracted_in_finished_segments += result.frames;
+                    s.progress.frames_extracted = s.progress.frames_extracted.max(s.extracted_in_finished_segments);
+                    s.progress.percent = percent(&s.progress);
+                });
+                Ok(result)
+            }
+        }))
+    })
+    .await?;
+    let Stage::Done(segments) = done else { return Ok(Stage::Cancelled) };
+    run_stage(ctx, AssembleFrames, AssembleRequest { extract, segments }, &settings.assemble, queue).await
 }
 
 fn cancel_requested(ctx: &WorkflowContext<VideoPipelineWorkflow>) -> bool {
@@ -218,6 +281,10 @@ async fn cancel_run(ctx: &WorkflowContext<VideoPipelineWorkflow>, request: &Vide
     ctx.state_mut(|s| s.set_stage(VideoStage::Cancelled));
     Err(WorkflowTermination::cancelled_with_details(VideoCancelled { video: request.video.clone(), stage: interrupted, reason, removed_objects }))
 }
+
+/// Patch of the runs that extract in time segments (`ExtractSegment`, `AssembleFrames`)
+/// instead of one `ExtractFrames`.
+pub const SEGMENTED_EXTRACTION: &str = "segmented-extraction";
 
 /// Patch of the runs that refuse a sampling needing more frames than `frames.max_frames`
 /// instead of stopping at the cap.

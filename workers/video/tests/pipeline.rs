@@ -4,8 +4,8 @@
 use contracts::object::PrefixRef;
 use contracts::settings::RetrySettings;
 use contracts::video::{
-    CancelVideo, ExtractRequest, FrameCountSource, FrameSettings, RotationSource, Sampling, VideoCancelled, VideoOutcome, VideoPipeline,
-    VideoProgressQuery, VideoRequest, VideoStage,
+    AssembleRequest, CancelVideo, ExtractRequest, FrameCountSource, FrameSettings, RotationSource, Sampling, SegmentRequest, TransitionKind,
+    VideoCancelled, VideoOutcome, VideoPipeline, VideoProgressQuery, VideoRequest, VideoSegment, VideoStage,
 };
 use contracts::{ObjectRef, Queue, buckets};
 use documents::video::{FrameManifest, VideoSummary};
@@ -20,6 +20,8 @@ use temporalio_common::protos::temporal::api::history::v1::History;
 use temporalio_sdk::testing::{ActivityEnvironment, TestActivityInfoOptions};
 use testkit::{TestStack, replay, unique_id};
 use video::activities::{ExtractCheckpoint, VideoPipelineActivities};
+use video::scenes::FrameScore;
+use video::segments::{SceneScores, SegmentCheckpoint};
 use video::workflows::VideoPipelineWorkflow;
 
 async fn start() -> anyhow::Result<(TestStack, fleet::RunningWorker)> {
@@ -39,9 +41,8 @@ fn request(video: &ObjectRef, prefix: &str, sampling: Sampling) -> anyhow::Resul
     let output: PrefixRef = format!("s3://{}/{prefix}", buckets::OUTPUTS).parse()?;
     let mut request = VideoRequest::new(video.clone(), output, sampling);
     let fast = RetrySettings { initial_interval_ms: 200, maximum_interval_ms: 1_000, ..RetrySettings::default() };
-    for settings in
-        [&mut request.activities.analyze, &mut request.activities.extract, &mut request.activities.process, &mut request.activities.cleanup]
-    {
+    let activities = &mut request.activities;
+    for settings in [&mut activities.analyze, &mut activities.extract, &mut activities.assemble, &mut activities.process, &mut activities.cleanup] {
         settings.retry = fast.clone();
     }
     request.activities.extract.heartbeat_ms = 2_000;
@@ -101,7 +102,7 @@ async fn analyzes_extracts_and_processes_generated_clips() -> anyhow::Result<()>
     assert_eq!(meta.size_bytes, std::fs::metadata(&clip_path)?.len());
 
     let extraction = &outcome.extraction;
-    assert_eq!(extraction.frames, 6);
+    assert_eq!((extraction.frames, extraction.frames_expected, extraction.segments), (6, 6, 1));
     assert_eq!((extraction.resumed_from, extraction.extracted_this_attempt, extraction.attempt), (0, 6, 1));
     let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&extraction.manifest).await?)?;
     let times: Vec<f64> = manifest.frames.iter().map(|f| f.timestamp_seconds).collect();
@@ -359,5 +360,132 @@ async fn cancel_signal_stops_the_run_and_removes_partial_outputs() -> anyhow::Re
     let progress = handle.query(VideoProgressQuery, (), WorkflowQueryOptions::default()).await?;
     assert_eq!(progress.stage, VideoStage::Cancelled);
     check_replay(&handle, "video-cancelled.json").await?;
+    Ok(())
+}
+
+/// A 30 s clip in three 10 s segments, whose scene cuts fall exactly on the segment boundaries:
+/// the frames, the scene scores of every decoded frame and the cuts are those of one pass over
+/// the whole clip, and the run's history holds a few events per segment, no progress signal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_clip_is_extracted_in_parallel_segments() -> anyhow::Result<()> {
+    let (stack, _worker) = start().await?;
+    let dir = tempfile::tempdir()?;
+    let mut spec = ClipSpec::three_scenes();
+    spec.width = 160;
+    spec.height = 120;
+    spec.segments = [[220, 30, 30], [30, 200, 40], [30, 40, 210]].into_iter().map(|color| Segment { color, frames: 250 }).collect();
+    let path = dir.path().join("thirty.mp4");
+    write_clip(&path, &spec)?;
+    let clip = upload(&stack, &path, "video/thirty.mp4").await?;
+    let mut req = request(&clip, "video/thirty", Sampling::EverySeconds(1.0))?;
+    req.frames.segment_seconds = 10.0;
+    let handle = start_run(&stack, req, "video-segments").await?;
+    let outcome = handle.get_result(WorkflowGetResultOptions::default()).await?;
+
+    let extraction = &outcome.extraction;
+    assert_eq!((extraction.segments, extraction.frames, extraction.frames_expected), (3, 30, 30));
+    let manifest: FrameManifest = serde_json::from_slice(&stack.storage.get(&extraction.manifest).await?)?;
+    assert_eq!(manifest.frames.iter().map(|f| f.index).collect::<Vec<_>>(), (0..30).collect::<Vec<_>>());
+    assert_eq!(manifest.frames.iter().map(|f| f.timestamp_seconds).collect::<Vec<_>>(), (0..30).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(stack.storage.list(buckets::OUTPUTS, "video/thirty/frames/").await?.len(), 30);
+
+    let scores_object = extraction.scene_scores.clone().expect("a segmented run writes scene scores");
+    let scores: SceneScores = serde_json::from_slice(&stack.storage.get(&scores_object).await?)?;
+    let one_pass = video::frames::score_video(&path)?;
+    assert_eq!(scores.scores.len(), one_pass.len(), "every decoded frame scored once");
+    // Times went through JSON, which may move them by an ulp; everything else is exact.
+    let same = |a: &FrameScore, b: &FrameScore| (a.t - b.t).abs() < 1e-9 && FrameScore { t: b.t, ..*a } == *b;
+    if let Some((ours, theirs)) = scores.scores.iter().zip(&one_pass).find(|(a, b)| !same(a, b)) {
+        panic!("the segments' scores differ from one pass's: {ours:?} vs {theirs:?}");
+    }
+
+    let cuts: Vec<f64> = outcome.transitions.iter().filter(|t| t.kind == TransitionKind::Cut).map(|t| t.end_seconds).collect();
+    assert_eq!(cuts.len(), 2, "{:?}", outcome.transitions);
+    for (found, truth) in cuts.iter().zip(spec.cut_times()) {
+        assert!((found - truth).abs() <= 1.0 / f64::from(spec.fps) + 1e-9, "cut at {truth} s found at {found} s");
+    }
+    assert_eq!(outcome.scene_cuts.iter().map(|c| c.at_seconds).collect::<Vec<_>>(), vec![10.0, 20.0]);
+    let summary: VideoSummary = serde_json::from_slice(&stack.storage.get(&outcome.summary).await?)?;
+    assert_eq!((summary.frames_expected, summary.frames_extracted), (30, 30));
+    assert_eq!(summary.transitions, outcome.transitions);
+
+    let events = handle.fetch_history(WorkflowFetchHistoryOptions::default()).into_events().await?;
+    let activities = testkit::history::activities(&events);
+    let types: Vec<&str> = activities.iter().map(|a| a.activity_type.as_str()).collect();
+    assert_eq!(types, ["AnalyzeVideo", "ExtractSegment", "ExtractSegment", "ExtractSegment", "AssembleFrames", "ProcessFrames"]);
+    let signals = events
+        .iter()
+        .filter(|e| e.event_type == temporalio_common::protos::temporal::api::enums::v1::EventType::WorkflowExecutionSignaled as i32)
+        .count();
+    // ProcessFrames alone may signal, at most 10 times.
+    assert!(signals <= 10, "{signals} signals");
+    assert!(events.len() <= 60 + 4 * signals, "{} events for 3 segments", events.len());
+    check_replay(&handle, "video-segmented.json").await?;
+    Ok(())
+}
+
+/// The resume path of `ExtractSegment` (through the SDK's `ActivityEnvironment`): a second
+/// attempt handed a checkpoint from the middle of the first carries on from its last piece,
+/// and the assembled manifest and scene scores equal the one-attempt ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_segment_resumes_from_its_last_piece() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("segment.mp4");
+    write_clip(&path, &ClipSpec::three_scenes())?;
+    let clip = upload(&stack, &path, "video/segment.mp4").await?;
+    let scratch = fleet::kit::Scratch::open(dir.path().join("scratch"))?;
+    let activities = || VideoPipelineActivities::new(stack.storage.clone(), scratch.clone());
+    let info = |attempt| TestActivityInfoOptions::builder().attempt(attempt).heartbeat_timeout(Duration::from_secs(2)).build();
+    let environment = || ActivityEnvironment::builder_with_default().register_activities(activities()).build();
+
+    let metadata = environment().run(VideoPipelineActivities::analyze_video, clip.clone()).await?;
+    let output: PrefixRef = format!("s3://{}/video/segment", buckets::OUTPUTS).parse()?;
+    // Every frame: 150, in pieces of at most 50.
+    let extract = ExtractRequest { metadata, sampling: Sampling::EveryNthFrame(1), frames: FrameSettings::default(), output };
+    let segment =
+        SegmentRequest { extract: extract.clone(), segment: VideoSegment { index: 0, first_target: 0, start_seconds: 0.0, end_seconds: None } };
+
+    let checkpoints = Arc::new(Mutex::new(Vec::<SegmentCheckpoint>::new()));
+    let seen = checkpoints.clone();
+    let first = ActivityEnvironment::builder_with_default()
+        .info(info(1))
+        .register_activities(activities())
+        .on_heartbeat(move |details| {
+            if let Ok(checkpoint) = details.downcast::<SegmentCheckpoint>() {
+                seen.lock().unwrap().push(*checkpoint);
+            }
+        })
+        .build()
+        .run(VideoPipelineActivities::extract_segment, segment.clone())
+        .await?;
+    assert_eq!((first.frames, first.resumed_from, first.attempt), (150, 0, 1));
+    assert!(first.pieces >= 3, "{first:?}");
+    let assemble = |segments| AssembleRequest { extract: extract.clone(), segments };
+    let once = environment().run(VideoPipelineActivities::assemble_frames, assemble(vec![first.clone()])).await?;
+    let manifest_once = stack.storage.get(&once.manifest).await?;
+    let scores_once = stack.storage.get(once.scene_scores.as_ref().expect("scores")).await?;
+
+    let middle = checkpoints.lock().unwrap().iter().copied().find(|c| c.frames > 0 && c.frames < 150).expect("a checkpoint mid-segment");
+    // What attempt 1 wrote after that checkpoint is gone, as if it had died there.
+    for object in stack.storage.list(buckets::OUTPUTS, "video/segment/").await? {
+        let key = object.key();
+        let late_frame = key.contains("/frames/frame-") && key[key.len() - 10..key.len() - 4].parse::<u32>()? >= middle.frames;
+        let late_piece = key.contains("/piece-") && key[key.len() - 9..key.len() - 5].parse::<u32>()? >= middle.pieces;
+        if late_frame || late_piece || key.ends_with("frames.json") || key.ends_with("scene-scores.json") {
+            stack.storage.delete(&object).await?;
+        }
+    }
+    let second = ActivityEnvironment::builder_with_default()
+        .info(info(2))
+        .register_activities(activities())
+        .heartbeat_details(middle)?
+        .build()
+        .run(VideoPipelineActivities::extract_segment, segment)
+        .await?;
+    assert_eq!((second.resumed_from, second.extracted_this_attempt, second.frames, second.attempt), (middle.frames, 150 - middle.frames, 150, 2));
+    let again = environment().run(VideoPipelineActivities::assemble_frames, assemble(vec![second])).await?;
+    assert_eq!(stack.storage.get(&again.manifest).await?, manifest_once, "the manifest differs from the one-attempt manifest");
+    assert_eq!(stack.storage.get(again.scene_scores.as_ref().expect("scores")).await?, scores_once, "the scene scores differ");
     Ok(())
 }

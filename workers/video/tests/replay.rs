@@ -3,8 +3,9 @@
 //! today's workflow code, without a server: a change to `VideoPipeline` that alters the commands
 //! a recorded run issued (a stage added, removed or reordered, the cleanup moved) fails here
 //! instead of breaking the runs in flight. The fixtures cover a completed run, a run whose
-//! extraction was retried, a run failing on a truncated input, and a run cancelled by signal
-//! mid-extraction.
+//! extraction was retried, a run failing on a truncated input, a run cancelled by signal
+//! mid-extraction (all four from before segmented extraction), a run refused for its frame
+//! cap, and a run extracted in three segments.
 
 use temporalio_sdk::WorkflowRegistrationError;
 use temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
@@ -20,13 +21,28 @@ fn register(options: &mut WorkflowReplayerOptions) -> Result<(), WorkflowRegistr
 async fn recorded_histories_replay_with_todays_code() {
     let histories = replay_all(&histories_dir("video"), register).await;
     let names: Vec<&str> = histories.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["video-cancelled.json", "video-completed.json", "video-failed.json", "video-frame-cap-refused.json", "video-resumed.json"]);
+    assert_eq!(
+        names,
+        [
+            "video-cancelled.json",
+            "video-completed.json",
+            "video-failed.json",
+            "video-frame-cap-refused.json",
+            "video-resumed.json",
+            "video-segmented.json"
+        ]
+    );
     assert_eq!(replay::workflow_types(&histories), ["VideoPipeline"]);
     let activities = |name: &str| scheduled_activities(&histories.iter().find(|(n, _)| n == name).expect("fixture").1);
     assert_eq!(activities("video-completed.json"), ["AnalyzeVideo", "ExtractFrames", "ProcessFrames"]);
     assert_eq!(activities("video-cancelled.json"), ["AnalyzeVideo", "ExtractFrames", "RemoveVideoOutputs"]);
     // Recorded after the frame-cap check (`no-silent-frame-cap`): refused after the analysis.
     assert_eq!(activities("video-frame-cap-refused.json"), ["AnalyzeVideo"]);
+    // Recorded after segmenting (`segmented-extraction`): three segments, then the assembly.
+    assert_eq!(
+        activities("video-segmented.json"),
+        ["AnalyzeVideo", "ExtractSegment", "ExtractSegment", "ExtractSegment", "AssembleFrames", "ProcessFrames"]
+    );
 }
 
 /// The guard of the guard: the cancelled run with its cleanup renamed no longer matches the
