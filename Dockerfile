@@ -1,10 +1,12 @@
 # One image for every worker binary and the starter. Build once:
 #   docker compose build
-# Stage 1 compiles against Debian's FFmpeg libraries; stage 2 carries only their runtime parts.
+# Stage 1 compiles against Debian's FFmpeg and GDAL libraries; stage 2 carries only their runtime
+# parts (GDAL with PROJ's data: the geolocalization worker's datum transformations).
 FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config clang libclang-dev protobuf-compiler \
       libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev libavdevice-dev \
+      libgdal-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,6 +20,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
       libavcodec59 libavformat59 libavutil57 libswscale6 libavfilter8 libavdevice59 \
+      libgdal32 proj-data \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --uid 10001 fleet
 COPY --from=build /out/ /usr/local/bin/

@@ -11,7 +11,9 @@
 //! 6. scene detection: the video worker's vs PySceneDetect and FFmpeg's scene score, on clips
 //!    with known cuts, fades and flashes: what each finds, and how fast;
 //! 7. video at real length: a two-hour clip through the whole video pipeline with one and two
-//!    video workers (frames, history events, peak RSS, frames/s), and a full-HD clip's peak RSS.
+//!    video workers (frames, history events, peak RSS, frames/s), and a full-HD clip's peak RSS;
+//! 8. footprint reads: a ~1 GB COG in S3, the geolocalization worker's footprint vs
+//!    `gdalinfo -json /vsis3/...`: bytes and requests through a counting proxy (at most 1 MB).
 //!
 //! Run it with `bench/run.sh [--quick]`, which installs the Python peer into bench/.venv and
 //! builds this binary and the worker binaries in release mode. The JSON report goes to
@@ -19,6 +21,7 @@
 
 mod extraction;
 mod fleet_stack;
+mod footprint_reads;
 mod history;
 mod kernel;
 mod machine;
@@ -53,6 +56,7 @@ enum Section {
     EndToEnd,
     Scenes,
     VideoScale,
+    Footprint,
 }
 
 #[derive(Debug, clap::Args)]
@@ -173,7 +177,7 @@ async fn check_peer(args: &RunArgs) -> anyhow::Result<()> {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let sections = if args.sections.is_empty() {
-        vec![Section::Kernel, Section::Video, Section::Scenes, Section::Orchestration, Section::EndToEnd, Section::VideoScale]
+        vec![Section::Kernel, Section::Video, Section::Scenes, Section::Orchestration, Section::EndToEnd, Section::VideoScale, Section::Footprint]
     } else {
         args.sections.clone()
     };
@@ -305,10 +309,31 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None
     };
 
+    let footprint = if wants(Section::Footprint) {
+        println!("[footprint] a large COG's footprint over S3: bytes and requests, the worker vs gdalinfo");
+        // 28672 px square: 0.82 GB of pixels and 0.27 GB of overviews.
+        let settings = footprint_reads::FootprintSettings { side: if quick { 8192 } else { 28_672 }, repeats: pick(repeats, 3, 2) };
+        Some(footprint_reads::run(&settings, &dir.join("footprint")).await.context("footprint section")?)
+    } else {
+        None
+    };
+
     let memory = report::memory_rows(orchestration.as_ref(), end_to_end.as_ref());
     let scratch_dir = scratch_parent.display().to_string();
-    let mut report =
-        report::Report { machine, quick, scratch_dir, orchestration, kernel, end_to_end, video, scenes, video_scale, memory, table: String::new() };
+    let mut report = report::Report {
+        machine,
+        quick,
+        scratch_dir,
+        orchestration,
+        kernel,
+        end_to_end,
+        video,
+        scenes,
+        video_scale,
+        footprint,
+        memory,
+        table: String::new(),
+    };
     report.table = report::table(&report);
     println!("\n{}", report.table);
     let path = write_report(&report, &args.results_dir)?;

@@ -58,6 +58,8 @@ pub struct Report {
     pub scenes: Option<ScenesResult>,
     /// Section 7.
     pub video_scale: Option<crate::video_scale::ScaleResult>,
+    /// Section 8.
+    pub footprint: Option<crate::footprint_reads::FootprintResult>,
     /// The printed table.
     pub table: String,
 }
@@ -213,6 +215,27 @@ fn scenes_rows(s: &ScenesResult, rows: &mut Vec<[String; 4]>) {
     }
 }
 
+/// The footprint rows: the worker's header-only read of a large COG against gdalinfo's, and
+/// against downloading the object.
+fn footprint_rows(f: &crate::footprint_reads::FootprintResult, rows: &mut Vec<[String; 4]>) {
+    let kb = |bytes: u64| format!("{:.1} KB", bytes as f64 / 1e3);
+    let what = format!("Footprint of a {:.2} GB COG in S3 ({side}x{side} px)", f.object_bytes as f64 / 1e9, side = f.settings.side);
+    let check = if f.within_limit { "within 1 MB" } else { "OVER 1 MB" };
+    let worker = format!("{} in {} requests, {:.3} s ({check})", kb(f.worker.bytes), f.worker.requests, f.worker.seconds);
+    rows.push([
+        format!("{what}: bytes read, vs gdalinfo -json /vsis3/"),
+        worker.clone(),
+        f.gdalinfo.as_ref().map_or("-".into(), |g| format!("{} in {} requests, {:.3} s (gdalinfo CLI)", kb(g.bytes), g.requests, g.seconds)),
+        f.gdalinfo.as_ref().map_or("-".into(), |g| ratio(g.bytes as f64 / f.worker.bytes as f64)),
+    ]);
+    rows.push([
+        format!("{what}: bytes read, vs downloading the object"),
+        worker,
+        format!("{:.2} GB (whole object)", f.object_bytes as f64 / 1e9),
+        ratio(f.object_bytes as f64 / f.worker.bytes as f64),
+    ]);
+}
+
 /// The Markdown table of the run.
 pub fn table(report: &Report) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
@@ -287,6 +310,9 @@ pub fn table(report: &Report) -> String {
     }
     if let Some(e) = &report.end_to_end {
         end_to_end_rows(e, &mut rows);
+    }
+    if let Some(f) = &report.footprint {
+        footprint_rows(f, &mut rows);
     }
     for row in &report.memory {
         let (peer, idle_ratio, peak_ratio) = match &row.peer {

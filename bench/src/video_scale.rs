@@ -87,9 +87,10 @@ pub async fn run(settings: &ScaleSettings, dir: &Path) -> anyhow::Result<ScaleRe
         let slots = Slots::One;
         runs.push(run_once(&dir.join(format!("long-{workers}")), &long, "long", settings.long_clip, workers, slots, None).await?);
     }
-    // The full-HD clip as a worker runs by default: one segment per core.
-    let full_width = Some(settings.full_hd_clip.width);
-    runs.push(run_once(&dir.join("full-hd"), &full_hd, "full-hd", settings.full_hd_clip, 1, Slots::PerCore, full_width).await?);
+    // The full-HD clip as a worker runs by default, one segment per core, in minute-long
+    // segments so several are decoded at once: the peak RSS of full-size frames in parallel.
+    let full_hd_run = FullSize { max_width: settings.full_hd_clip.width, segment_seconds: 60.0 };
+    runs.push(run_once(&dir.join("full-hd"), &full_hd, "full-hd", settings.full_hd_clip, 1, Slots::PerCore, Some(full_hd_run)).await?);
     Ok(ScaleResult { settings: settings.clone(), runs })
 }
 
@@ -123,6 +124,13 @@ fn palette(i: u32) -> [u8; 3] {
     COLOURS[i as usize % COLOURS.len()]
 }
 
+/// Frames kept at full size, in segments of this length.
+#[derive(Debug, Clone, Copy)]
+struct FullSize {
+    max_width: u32,
+    segment_seconds: f64,
+}
+
 /// Activity slots of each video worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,27 +148,35 @@ async fn run_once(
     size: ClipSize,
     workers: usize,
     slots: Slots,
-    max_width: Option<u32>,
+    full_size: Option<FullSize>,
 ) -> anyhow::Result<ScaleRun> {
     let env: &[(&str, &str)] = match slots {
         Slots::One => &[("VIDEO_MAX_CONCURRENT_ACTIVITIES", "1")],
         Slots::PerCore => &[],
     };
     let stack = FleetStack::start(FleetKind::Rust, dir, None, &vec![Queue::Video; workers], env).await?;
-    let outcome = measure(&stack, clip, name, size, workers, max_width).await.map(|run| ScaleRun { slots, ..run });
+    let outcome = measure(&stack, clip, name, size, workers, full_size).await.map(|run| ScaleRun { slots, ..run });
     stack.stop().await;
     outcome
 }
 
-async fn measure(stack: &FleetStack, clip: &Path, name: &str, size: ClipSize, workers: usize, max_width: Option<u32>) -> anyhow::Result<ScaleRun> {
+async fn measure(
+    stack: &FleetStack,
+    clip: &Path,
+    name: &str,
+    size: ClipSize,
+    workers: usize,
+    full_size: Option<FullSize>,
+) -> anyhow::Result<ScaleRun> {
     stack.storage.ensure_bucket(buckets::INPUTS).await?;
     stack.storage.ensure_bucket(buckets::OUTPUTS).await?;
     let video = ObjectRef::new(buckets::INPUTS, format!("bench/{name}.mp4"))?;
     stack.storage.put_file(&video, clip, "video/mp4").await?;
     let output = format!("s3://{}/bench/{name}-{workers}", buckets::OUTPUTS).parse()?;
     let mut request = VideoRequest::new(video, output, Sampling::EverySeconds(1.0));
-    if let Some(width) = max_width {
-        request.frames.max_width = width;
+    if let Some(full) = full_size {
+        request.frames.max_width = full.max_width;
+        request.frames.segment_seconds = full.segment_seconds;
     }
     print!("  {name}, {workers} video worker(s) ... ");
     std::io::Write::flush(&mut std::io::stdout())?;

@@ -5,5 +5,6 @@ pub mod checksum;
 pub mod demo;
 pub mod enhance;
 pub mod inputs;
+pub mod status;
 pub mod up;
 pub mod video;

@@ -32,6 +32,9 @@ enum Command {
     Video(commands::video::VideoArgs),
     /// Digest an object (or a local file, uploaded first) and write its `.sha256` sidecar.
     Checksum(commands::checksum::ChecksumArgs),
+    /// The fleet's task queues as the server sees them: pollers and their build ids, backlog
+    /// count and age, add and dispatch rates, running workflows per type.
+    Status(commands::status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
             Command::Enhance(args) => commands::enhance::run(args).await,
             Command::Video(args) => commands::video::run(args).await,
             Command::Checksum(args) => commands::checksum::run(args).await,
+            Command::Status(args) => commands::status::run(args).await,
         }
     });
     match result {

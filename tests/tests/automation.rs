@@ -287,6 +287,36 @@ async fn prefix_batch_larger_than_a_run_continues_as_new() -> anyhow::Result<()>
     assert!(pages >= 2, "{activities:?}");
     assert_eq!(activities.last().map(String::as_str), Some("WriteBatchSummary"));
     assert_eq!(most_children_at_once(&events), 2);
+
+    // The batch's STAC Collection beside its summary: an Item link per satellite image of every
+    // run, the extent spanning them, valid against the STAC JSON Schemas (vendored with the
+    // geolocalization tests) like each Item.
+    let collection_object = ObjectRef::new(buckets::OUTPUTS, format!("automation/{batch_id}/collection.json"))?;
+    let collection: serde_json::Value = read_json(&stack, &collection_object).await?;
+    let item_links: Vec<&str> =
+        collection["links"].as_array().into_iter().flatten().filter(|l| l["rel"] == "item").filter_map(|l| l["href"].as_str()).collect();
+    let expected: Vec<String> = (0..7).map(|i| format!("./{area}/scene-{i}.tif.stac-item.json")).collect();
+    assert_eq!(item_links, expected);
+    let bbox = &collection["extent"]["spatial"]["bbox"][0];
+    let (west, east) = (bbox[0].as_f64().unwrap_or(f64::NAN), bbox[2].as_f64().unwrap_or(f64::NAN));
+    assert!((west - 10.0).abs() < 1e-9 && (east - (16.0 + 32.0 * 0.001)).abs() < 1e-9, "{bbox}");
+    let scratch = tempfile::tempdir()?;
+    let mut files = vec![scratch.path().join("collection.json")];
+    std::fs::write(&files[0], serde_json::to_vec(&collection)?)?;
+    for (i, href) in item_links.iter().enumerate() {
+        let item = ObjectRef::new(buckets::OUTPUTS, format!("automation/{batch_id}/{}", href.trim_start_matches("./")))?;
+        let path = scratch.path().join(format!("item-{i}.json"));
+        std::fs::write(&path, stack.storage.get(&item).await?)?;
+        files.push(path);
+    }
+    let geolocalization_tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers/geolocalization/tests");
+    let output = std::process::Command::new("python3")
+        .arg(geolocalization_tests.join("support/validate.py"))
+        .arg("stac")
+        .arg(geolocalization_tests.join("stac-schemas"))
+        .args(&files)
+        .output()?;
+    assert!(output.status.success(), "STAC validation: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     Ok(())
 }
 

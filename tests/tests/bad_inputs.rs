@@ -12,7 +12,8 @@
 //! refusal, a destination equal to the source) and the unit tests of `fleet::config` (bad
 //! values name the variable). Here the same kinds of input go through whole batches on worker
 //! processes, with new cases beside them (truncated PNG, missing bucket, an image too small
-//! for its tile grid, a truncated GeoTIFF, a zero-frame video, a text file named `.mp4`, an
+//! for its tile grid, a navad TIFF with one garbled tile (beside a good YCbCr JPEG one, which
+//! GDAL decodes), a truncated GeoTIFF, a zero-frame video, a text file named `.mp4`, an
 //! oversized prompt, a refused OpenAI key, unsafe keys in a workflow input, the starter's URI
 //! parsing, the worker binaries' configuration), and what is checked is the fleet's promise:
 //! one attempt, a non-retryable failure naming the input, the rest of the batch done.
@@ -129,9 +130,14 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
     let navad = Some(ImageKind::Navad);
     let satellite = Some(ImageKind::Satellite);
 
+    // Navad TIFFs as GDAL writes them (`gdal_translate`, at test time): YCbCr JPEG in tiles.
+    let tiffs = tempfile::tempdir()?;
+    let source = samples::navad_tiff::write_source(tiffs.path(), &samples::navad::sharp_scene(512, 384))?;
+    let ycbcr = std::fs::read(samples::navad_tiff::write_variant(&source, samples::navad_tiff::variant("ycbcr-jpeg-tiles"), tiffs.path())?)?;
     let good = [
         (put(&stack, &key("good-navad.jpg"), samples::navad::sharp_jpeg(512, 384)?).await?, navad),
         (put(&stack, &key("good-scene.tif"), samples::geotiff::geotiff_wgs84(128, 128, 5.0, 45.0, 0.001)).await?, None),
+        (put(&stack, &key("good-ycbcr-jpeg.tif"), ycbcr.clone()).await?, navad),
     ];
     let mut truncated_tiff = samples::geotiff::geotiff_wgs84(256, 256, 5.0, 45.0, 0.001);
     truncated_tiff.truncate(truncated_tiff.len() / 3);
@@ -146,6 +152,14 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
             "corrupt or truncated jpeg data",
         ),
         (put(&stack, &key("truncated.png"), truncated_png()?).await?, navad, Step::Ingest, "InvalidInput", "corrupt or truncated png data"),
+        // 64x64 tiles on 512x384: tile 9 is the second of the second row.
+        (
+            put(&stack, &key("garbled-tile.tif"), samples::navad_tiff::with_garbled_block(&ycbcr, 9)?).await?,
+            navad,
+            Step::Ingest,
+            "InvalidInput",
+            "corrupt or truncated tiff data: cannot decode tile 9 (columns 64..128, rows 64..128), compression YCbCr JPEG",
+        ),
         (
             put(&stack, &key("bomb.png"), samples::navad::huge_header_png(100_000, 100_000)?).await?,
             navad,
@@ -181,9 +195,9 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
             satellite,
             Step::Geolocalize,
             "InvalidInput",
-            "is not a known coordinate reference system",
+            "an EPSG code GDAL does not know",
         ),
-        (put(&stack, &key("truncated.tif"), truncated_tiff).await?, satellite, Step::Geolocalize, "InvalidInput", "unreadable TIFF header"),
+        (put(&stack, &key("truncated.tif"), truncated_tiff).await?, satellite, Step::Geolocalize, "InvalidInput", "unreadable raster header"),
     ];
 
     let mut images: Vec<ImageInput> = good.iter().map(|(object, kind)| ImageInput { object: object.clone(), kind: *kind }).collect();
@@ -205,7 +219,7 @@ async fn an_automation_batch_reports_each_bad_image_and_completes_the_rest() -> 
 
     // The good images went all the way.
     assert_eq!(summary.totals.images, images.len() as u64);
-    assert_eq!(summary.totals.passed, 2, "{summary:#?}");
+    assert_eq!(summary.totals.passed, good.len() as u64, "{summary:#?}");
     assert_eq!(summary.totals.errors, bad.len() as u64, "{summary:#?}");
     for (object, _) in &good {
         let outcome = summary.images.iter().find(|o| &o.object == object).expect("an outcome per image");

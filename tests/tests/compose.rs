@@ -299,6 +299,9 @@ fn the_image_builds_the_binaries_the_services_run() {
     for lib in ["libavcodec59", "libavformat59", "libavutil57", "libswscale6"] {
         assert!(dockerfile.contains(lib), "runtime image needs {lib} (ffmpeg-next links it)");
     }
+    for lib in ["libgdal-dev", "libgdal32", "proj-data"] {
+        assert!(dockerfile.contains(lib), "the image needs {lib} (the gdal crate links GDAL, which needs PROJ's data)");
+    }
     assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage build");
     // Each worker crate really produces `<name>-worker`, which the `*-worker` copy picks up.
     for queue in Queue::ALL {

@@ -24,6 +24,7 @@ use contracts::settings::{ActivitySettings, RetrySettings};
 use contracts::video::{Sampling, VideoPipeline, VideoRequest};
 use contracts::{ObjectRef, Queue, buckets};
 use devstack::WorkerProcess;
+use documents::stac;
 use documents::video::FrameManifest;
 use orchestrator::bookkeeping;
 use samples::video::{ClipSpec, Segment, write_clip};
@@ -234,6 +235,10 @@ fn expected_totals() -> BatchTotals {
 /// its report, per satellite image its GeoJSON, and the batch summary.
 fn expected_output_keys(batch_id: &str, images: &[ImageInput]) -> BTreeSet<String> {
     let mut keys = BTreeSet::from([format!("automation/{batch_id}/summary.json")]);
+    // A batch with satellite images (all of them pass here) also gets a STAC Collection.
+    if images.iter().any(|i| i.kind != Some(ImageKind::Navad)) {
+        keys.insert(format!("automation/{batch_id}/{}", stac::COLLECTION_NAME));
+    }
     for image in images {
         let prefix = bookkeeping::image_output_prefix(batch_id, &image.object);
         if image.kind == Some(ImageKind::Navad) {
@@ -245,6 +250,7 @@ fn expected_output_keys(batch_id: &str, images: &[ImageInput]) -> BTreeSet<Strin
             }
         } else {
             keys.insert(format!("{prefix}.geojson"));
+            keys.insert(stac::item_key(&format!("{prefix}.geojson")));
         }
     }
     keys

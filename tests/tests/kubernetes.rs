@@ -2,7 +2,9 @@
 //! with a known kind and apiVersion, each worker has a Deployment running its binary with probes
 //! on the metrics port and a termination grace above WORKER_SHUTDOWN_GRACE_SECS, and each
 //! CPU-bound queue has a KEDA ScaledObject (temporal scaler) targeting its Deployment and queue.
-//! Not validated against the Kubernetes or KEDA schemas.
+//! And every document validates against the Kubernetes v1.30 (strict) and KEDA ScaledObject
+//! schemas vendored in deploy/k8s/schemas, with the pinned `jsonschema` validator
+//! (deploy/k8s/schemas/validate.py; scripts/test.sh installs its requirements): no network.
 
 use contracts::Queue;
 use serde::Deserialize;
@@ -70,5 +72,70 @@ fn manifests_match_the_workspace() {
         assert!(types.split(',').all(|t| ["workflow", "activity", "nexus"].contains(&t)), "{target}: queueTypes {types}");
         assert_eq!(meta["namespace"].as_str(), settings["data"]["TEMPORAL_NAMESPACE"].as_str());
         assert_eq!(meta["endpoint"].as_str(), settings["data"]["TEMPORAL_ADDRESS"].as_str());
+    }
+}
+
+/// Runs the vendored-schema validator on `manifest`: (success, everything it printed).
+fn validate(manifest: &Path) -> (bool, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(root.join("deploy/k8s/schemas/validate.py"))
+        .arg(manifest)
+        .output()
+        .expect("python3 runs (scripts/setup.sh installs it with the validator's requirements)");
+    (output.status.success(), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+}
+
+#[test]
+fn manifests_validate_against_the_kubernetes_and_keda_schemas() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("deploy/k8s/fleet.yaml");
+    let (ok, report) = validate(&manifest);
+    assert!(ok, "deploy/k8s/fleet.yaml does not validate:\n{report}");
+}
+
+/// The validator is not a rubber stamp: a typo'd field, a wrong type, a trigger without its type
+/// and a kind without a vendored schema each fail, naming the document and the path.
+#[test]
+fn the_schema_validator_rejects_broken_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("broken.yaml");
+    std::fs::write(
+        &manifest,
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: video}
+spec:
+  replicas: two
+  selector: {matchLabels: {app: video}}
+  template:
+    metadata: {labels: {app: video}}
+    spec:
+      terminationGracePeriodSecond: 45
+      containers: [{name: worker, image: media-fleet:latest}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: video}
+spec:
+  scaleTargetRef: {name: video}
+  triggers:
+    - metadata: {taskQueue: video, targetQueueSize: 4}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: setup}
+"#,
+    )
+    .unwrap();
+    let (ok, report) = validate(&manifest);
+    assert!(!ok, "a broken manifest validated:\n{report}");
+    for expected in [
+        "(Deployment video): spec/replicas: 'two' is not of type 'integer'",
+        "'terminationGracePeriodSecond' was unexpected",
+        "(ScaledObject video): spec/triggers/0: 'type' is a required property",
+        "spec/triggers/0/metadata/targetQueueSize: 4 is not of type 'string'",
+        "no vendored schema for apiVersion 'batch/v1' kind 'Job'",
+    ] {
+        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
     }
 }

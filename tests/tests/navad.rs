@@ -5,7 +5,13 @@
 //! - a sharp image: metadata JSON beside it (size, SHA-256, EXIF), accuracy passes, the tiles
 //!   were measured by both processors;
 //! - its blurred copy: still a valid image, but accuracy fails for blur;
-//! - corrupt, huge-header, text and empty files: ingestion fails non-retryably naming the object.
+//! - corrupt, huge-header, text and empty files, a TIFF with a garbled tile: ingestion fails
+//!   non-retryably naming the object (and the tile);
+//! - capture times in the metadata JSON: RFC 3339 with sub-seconds and offset, or the IFD0
+//!   fallback, or none, as ExifTool reads the same files;
+//! - TIFFs as `gdal_translate` writes them (YCbCr JPEG, LZW, Deflate, 12/16-bit, RGBA, single
+//!   band, tiled, striped, BigTIFF, COG): ingested, and tiled into exactly GDAL's own reading of
+//!   them; the lossless 8-bit ones give the accuracy figures of the same scene as PNG.
 
 use accuracy_dispatcher::report::AccuracyReport;
 use contracts::automation::{
@@ -16,6 +22,7 @@ use contracts::settings::ActivitySettings;
 use contracts::{ObjectRef, Queue, buckets};
 use fleet::RunningWorker;
 use samples::navad;
+use samples::navad_tiff::{self, Expected};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
@@ -162,8 +169,17 @@ async fn blurred_copy_is_valid_but_fails_accuracy_for_blur() -> anyhow::Result<(
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_images_fail_ingestion_without_retry_naming_the_object() -> anyhow::Result<()> {
     let (stack, _workers) = navad_stack().await?;
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let dir = tempfile::tempdir()?;
+    let source = navad_tiff::write_source(dir.path(), &navad::sharp_scene(256, 192))?;
+    let tiled = std::fs::read(navad_tiff::write_variant(&source, navad_tiff::variant("ycbcr-jpeg-tiles"), dir.path())?)?;
+    let cases: [(&str, Vec<u8>, &str); 5] = [
         ("flights/bad/truncated.jpg", navad::truncated_jpeg(640, 480)?, "corrupt or truncated jpeg data"),
+        // 64x64 tiles on 256x192: tile 5 is the second of the second row.
+        (
+            "flights/bad/garbled-tile.tif",
+            navad_tiff::with_garbled_block(&tiled, 5)?,
+            "corrupt or truncated tiff data: cannot decode tile 5 (columns 64..128, rows 64..128), compression YCbCr JPEG",
+        ),
         ("flights/bad/bomb.png", navad::huge_header_png(100_000, 100_000)?, "header claims 100000x100000 pixels: width above the limit of 30000"),
         ("flights/bad/notes.jpg", navad::text_file(), "not a JPEG, PNG or TIFF image"),
         ("flights/bad/empty.jpg", Vec::new(), "the file is empty"),
@@ -177,6 +193,77 @@ async fn invalid_images_fail_ingestion_without_retry_naming_the_object() -> anyh
         assert!(text.contains("NonRetryableFailure"), "{key} must not be retried: {text}");
         let metadata = image.with_suffix(".metadata.json")?;
         assert_eq!(stack.storage.size(&metadata).await?, None, "{key}: no metadata for an invalid image");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tiffs_written_by_gdal_are_ingested_and_tiled_as_gdal_reads_them() -> anyhow::Result<()> {
+    let (stack, _workers) = navad_stack().await?;
+    let dir = tempfile::tempdir()?;
+    let (width, height) = (320, 240);
+    let scene = navad::sharp_scene(width, height);
+
+    // The same scene as PNG: what a lossless 8-bit TIFF of it must score.
+    let png = put(&stack, "flights/tiff/source.png", &navad::encode_png(&scene)?, "image/png").await?;
+    let png_report = read_report(&stack, &analyze(&stack, &png, "navad/tiff/source").await?).await?;
+
+    for (variant, path) in navad_tiff::write_variants(dir.path(), &scene)? {
+        let name = variant.name;
+        let bytes = std::fs::read(&path)?;
+        let image = put(&stack, &format!("flights/tiff/{name}.tif"), &bytes, "image/tiff").await?;
+        let metadata = ingest(&stack, &image).await?;
+        assert_eq!((metadata.format.as_str(), metadata.width, metadata.height), ("tiff", width, height), "{name}");
+        assert_eq!(metadata.sha256, hex::encode(Sha256::digest(&bytes)), "{name}");
+
+        let outcome = analyze(&stack, &image, &format!("navad/tiff/{name}")).await?;
+        let report = read_report(&stack, &outcome).await?;
+        // Every tile the dispatcher wrote is that rectangle of GDAL's reading, in luminance.
+        let reference = navad_tiff::gdal_reference(&path, variant)?.into_luma8();
+        for tile in report.grid.iter().flatten() {
+            let t = &tile.tile;
+            let written = image::load_from_memory_with_format(&stack.storage.get(&t.object).await?, image::ImageFormat::Png)?.into_luma8();
+            let expected = image::imageops::crop_imm(&reference, t.x, t.y, t.width, t.height).to_image();
+            assert!(written == expected, "{name}: tile r{}c{} differs from GDAL's reading", t.row, t.column);
+        }
+        if variant.expected == Expected::SourceRgb {
+            assert_eq!(report.aggregate, png_report.aggregate, "{name}: the accuracy figures of the same pixels as PNG");
+            assert_eq!(report.score, png_report.score, "{name}");
+            for (tiff_tile, png_tile) in report.grid.iter().flatten().zip(png_report.grid.iter().flatten()) {
+                let figures = |t: &contracts::automation::TileMetrics| {
+                    (t.laplacian_variance, t.mean_luminance, t.shadow_clipped_fraction, t.highlight_clipped_fraction, t.noise_sigma, t.blurred)
+                };
+                assert_eq!(figures(tiff_tile), figures(png_tile), "{name}: tile r{}c{}", tiff_tile.tile.row, tiff_tile.tile.column);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn capture_times_in_the_metadata_json_are_exiftools_reading() -> anyhow::Result<()> {
+    let (stack, _workers) = navad_stack().await?;
+    let dir = tempfile::tempdir()?;
+    let cases: [(&str, &[&str]); 3] = [
+        ("offset.jpg", &["-DateTimeOriginal=2024:06:01 10:15:30", "-SubSecTimeOriginal=123", "-OffsetTimeOriginal=+02:00"]),
+        ("fallback.jpg", &["-ModifyDate=2023:01:02 03:04:05", "-SubSecTime=45", "-OffsetTime=-05:30"]),
+        ("no-time.jpg", &["-Model=NV-Survey 24"]),
+    ];
+    for (name, assignments) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, navad::encode_jpeg(&navad::sharp_scene(128, 96), None)?)?;
+        samples::exiftool::write_tags(&path, assignments)?;
+        let expected = samples::exiftool::capture_time(&path)?;
+        assert_eq!(expected.rfc3339.is_none(), name == "no-time.jpg", "{name}: ExifTool's reading {expected:?}");
+
+        let image = put(&stack, &format!("flights/times/{name}"), &std::fs::read(&path)?, "image/jpeg").await?;
+        let metadata = ingest(&stack, &image).await?;
+        // Read back from the JSON written beside the image, as a consumer would.
+        let json: serde_json::Value = serde_json::from_slice(&stack.storage.get(&metadata.metadata_object).await?)?;
+        let exif = &json["exif"];
+        assert_eq!(exif["capture_time"].as_str(), expected.date_time_original.as_deref(), "{name}");
+        assert_eq!(exif["captured_at"].as_str(), expected.rfc3339.as_deref(), "{name}");
+        assert_eq!(exif["capture_time_source"].as_str(), expected.source, "{name}");
     }
     Ok(())
 }

@@ -360,8 +360,21 @@ pub struct IngestRequest {
 /// EXIF fields of interest, when present.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExifSummary {
-    /// `DateTimeOriginal` as written in the file.
+    /// `DateTimeOriginal` as written in the file (EXIF's `YYYY:MM:DD HH:MM:SS`, without
+    /// sub-seconds or offset), unchanged; `null` without one, even when [`Self::captured_at`]
+    /// fell back to IFD0 `DateTime`.
     pub capture_time: Option<String>,
+    /// The capture time in RFC 3339 form, sub-seconds and UTC offset included when the file
+    /// records them (`2024-06-01T10:15:30.123+02:00`; the fraction's digits as written). Without
+    /// an offset tag the camera's zone is unknown and none is invented: the value is then a local
+    /// time without offset (`2024-06-01T10:15:30.123`), which RFC 3339 alone does not cover.
+    /// `null` when the file has no valid date-time. Absent from results recorded before it
+    /// existed.
+    #[serde(default)]
+    pub captured_at: Option<String>,
+    /// Which tags [`Self::captured_at`] was read from; `null` when it is `null`.
+    #[serde(default)]
+    pub capture_time_source: Option<CaptureTimeSource>,
     /// Camera make.
     pub camera_make: Option<String>,
     /// Camera model.
@@ -372,6 +385,20 @@ pub struct ExifSummary {
     pub gps_longitude: Option<f64>,
     /// Altitude, metres.
     pub gps_altitude: Option<f64>,
+}
+
+/// The EXIF tags a capture time was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaptureTimeSource {
+    /// `DateTimeOriginal`, with `SubSecTimeOriginal` and `OffsetTimeOriginal`: when the picture
+    /// was taken.
+    #[serde(rename = "DateTimeOriginal")]
+    DateTimeOriginal,
+    /// The fallback when `DateTimeOriginal` is absent or invalid: IFD0 `DateTime`, with
+    /// `SubSecTime` and `OffsetTime`. EXIF defines it as the time the file was last changed,
+    /// which is the capture time only if nothing edited the file since.
+    #[serde(rename = "DateTime")]
+    DateTime,
 }
 
 /// The metadata JSON written beside a validated image, and the result of ingestion.
@@ -540,7 +567,8 @@ pub struct AccuracyOutcome {
 pub struct GeolocalizeRequest {
     /// The satellite image (GeoTIFF, or any image with a world-file sidecar).
     pub image: ObjectRef,
-    /// Where to write the GeoJSON Feature.
+    /// Where to write the GeoJSON Feature (the STAC Item goes beside it:
+    /// `documents::stac::item_key`).
     pub geojson: ObjectRef,
     /// Activity settings of [`ComputeFootprint`].
     pub activity: ActivitySettings,
@@ -553,9 +581,10 @@ pub struct Footprint {
     pub image: ObjectRef,
     /// The GeoJSON Feature written.
     pub geojson: ObjectRef,
-    /// EPSG code of the source georeferencing.
+    /// EPSG code of the source CRS; 0 when it has none (a `.prj` in ESRI form, say).
     pub source_epsg: u32,
-    /// Corners in WGS84 `[lon, lat]`: upper-left, upper-right, lower-right, lower-left.
+    /// Corners in WGS84 `[lon, lat]`, longitudes in [-180, 180]: upper-left, upper-right,
+    /// lower-right, lower-left (as `gdalinfo -json`'s `wgs84Extent`).
     pub corners: [[f64; 2]; 4],
     /// Center in WGS84 `[lon, lat]`.
     pub center: [f64; 2],
@@ -638,3 +667,27 @@ crate::activity_contract!(
     /// Writes a summary part, or merges parts into the final summary (orchestrator queue).
     WriteBatchSummary = "WriteBatchSummary", SummaryRequest => ObjectRef
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exif_summaries_recorded_before_the_capture_time_fields_still_deserialize() {
+        // The shape of results in histories recorded before `captured_at` existed.
+        let old = r#"{"capture_time":"2024:06:01 10:15:30","camera_make":"Navad","camera_model":null,
+            "gps_latitude":null,"gps_longitude":null,"gps_altitude":null}"#;
+        let summary: ExifSummary = serde_json::from_str(old).unwrap();
+        assert_eq!(summary.capture_time.as_deref(), Some("2024:06:01 10:15:30"));
+        assert_eq!((summary.captured_at, summary.capture_time_source), (None, None));
+
+        let new = ExifSummary {
+            captured_at: Some("2023-01-02T03:04:05.45-05:30".to_owned()),
+            capture_time_source: Some(CaptureTimeSource::DateTime),
+            ..ExifSummary::default()
+        };
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["capture_time_source"], "DateTime");
+        assert_eq!(serde_json::from_value::<ExifSummary>(json).unwrap(), new);
+    }
+}

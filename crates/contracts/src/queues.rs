@@ -68,6 +68,21 @@ impl Queue {
     pub fn worker_binary(self) -> String {
         format!("{}-worker", self.base_name())
     }
+
+    /// The workflow types the worker of this queue registers (the accuracy processor runs
+    /// activities only).
+    pub const fn workflow_types(self) -> &'static [&'static str] {
+        use crate::{automation, checksum, enhancement, video};
+        match self {
+            Queue::Orchestrator => &[automation::AutomationPipeline::NAME, automation::ImagePipeline::NAME],
+            Queue::Ingestion => &[automation::IngestImage::NAME, checksum::ChecksumObject::NAME],
+            Queue::AccuracyDispatcher => &[automation::AnalyzeAccuracy::NAME],
+            Queue::AccuracyProcessor => &[],
+            Queue::Geolocalization => &[automation::Geolocalize::NAME],
+            Queue::Enhancement => &[enhancement::EnhanceBatch::NAME, enhancement::EnhanceImage::NAME],
+            Queue::Video => &[video::VideoPipeline::NAME],
+        }
+    }
 }
 
 impl fmt::Display for Queue {
@@ -91,5 +106,15 @@ mod tests {
         assert_eq!(Queue::Ingestion.beside(Queue::Orchestrator, "orchestrator"), "ingestion");
         assert_eq!(Queue::Ingestion.beside(Queue::Orchestrator, "blue-orchestrator"), "blue-ingestion");
         assert_eq!(Queue::AccuracyProcessor.beside(Queue::AccuracyDispatcher, "elsewhere"), "accuracy-processor");
+    }
+
+    #[test]
+    fn every_workflow_type_has_one_queue() {
+        let mut types: Vec<&str> = Queue::ALL.iter().flat_map(|q| q.workflow_types().iter().copied()).collect();
+        let count = types.len();
+        types.sort_unstable();
+        types.dedup();
+        assert_eq!(types.len(), count, "a workflow type registered on two queues");
+        assert_eq!(count, 9);
     }
 }

@@ -4,4 +4,5 @@
 #![warn(missing_docs)]
 
 pub mod automation;
+pub mod stac;
 pub mod video;

@@ -316,6 +316,8 @@ pub struct FleetConfig {
     pub log: LogSettings,
     /// Worker tuning (global values, overridden per worker by `<WORKER>_...` variables).
     pub tuning: WorkerTuning,
+    /// Worker versioning (off unless `WORKER_DEPLOYMENT_NAME` is set).
+    pub versioning: crate::versioning::VersioningSettings,
     connection: ConnectionOptions,
     // The variables everything above was read from: workers read their own settings from the
     // same snapshot (so a test's `TestStack::start_in(.., extra)` reaches in-process workers).
@@ -330,6 +332,7 @@ impl fmt::Debug for FleetConfig {
             .field("s3", &self.s3)
             .field("log", &self.log)
             .field("tuning", &self.tuning)
+            .field("versioning", &self.versioning)
             .finish_non_exhaustive()
     }
 }
@@ -505,6 +508,7 @@ impl FleetConfig {
         };
 
         let tuning = WorkerTuning::from_globals(env)?;
+        let versioning = crate::versioning::VersioningSettings::from_env(env)?;
 
         Ok(Self {
             temporal: TemporalSettings {
@@ -517,6 +521,7 @@ impl FleetConfig {
             s3,
             log: LogSettings { level, json },
             tuning,
+            versioning,
             connection,
             env: Env(env.0.clone()),
         })

@@ -10,6 +10,7 @@ pub mod kit;
 pub mod storage;
 pub mod telemetry;
 pub mod temporal;
+pub mod versioning;
 pub mod worker;
 
 pub use config::{ConfigError, FleetConfig};

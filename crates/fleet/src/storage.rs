@@ -230,6 +230,18 @@ impl Storage {
         }
     }
 
+    /// When an object was last written (its `Last-Modified`), or `None` when it does not exist
+    /// (`Some(None)` when the store gives no time).
+    pub async fn last_modified(&self, object: &ObjectRef) -> Result<Option<Option<std::time::SystemTime>>, StorageError> {
+        match self.client.head_object().bucket(object.bucket()).key(object.key()).send().await {
+            Ok(out) => Ok(Some(out.last_modified.and_then(|t| std::time::SystemTime::try_from(t).ok()))),
+            Err(e) => match classify(object.to_string(), object.bucket(), e) {
+                StorageError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
     /// Writes an object (overwriting: every key the fleet writes is derived deterministically
     /// from its input, so a retried write replaces, never duplicates).
     pub async fn put(&self, object: &ObjectRef, body: impl Into<Bytes>, content_type: &str) -> Result<(), StorageError> {

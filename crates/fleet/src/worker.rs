@@ -52,7 +52,7 @@ pub fn scratch_for(queue: Queue, env: &Env) -> Result<Scratch, crate::ConfigErro
 }
 
 /// `ACCURACY_PROCESSOR` for the accuracy-processor worker: the prefix of its own variables.
-fn worker_var_prefix(queue: Queue) -> String {
+pub(crate) fn worker_var_prefix(queue: Queue) -> String {
     queue.base_name().to_ascii_uppercase().replace('-', "_")
 }
 
@@ -146,7 +146,9 @@ fn build_worker(
     register: Register,
 ) -> anyhow::Result<Worker> {
     let task_queue = services.config.queue(queue);
+    let version = services.config.versioning.for_worker(queue, services.config.env())?;
     let mut options = WorkerOptions::new(task_queue.clone())
+        .deployment_options(version.sdk_options())
         .maybe_max_worker_activities_per_second(tuning.activities_per_second)
         .max_cached_workflows(tuning.sticky_cache_size.unwrap_or(1000))
         .graceful_shutdown_period(tuning.shutdown_grace)
@@ -157,7 +159,8 @@ fn build_worker(
     tracing::info!(
         tuner = %tuning.tuner,
         pollers = ?poller_behavior(tuning),
-        "worker tuning"
+        version = %version,
+        "worker tuning and version"
     );
     if tuning.tuner == TunerKind::ResourceBased && (tuning.max_concurrent_activities.is_some() || tuning.max_concurrent_workflow_tasks.is_some()) {
         tracing::warn!("MAX_CONCURRENT_* are ignored by WORKER_TUNER=resource-based: use TUNER_*_SLOTS_MAX to cap its slots");

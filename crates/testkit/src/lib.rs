@@ -2,13 +2,15 @@
 //! depending on no worker: a real Temporal dev server (the pip-installed `temporal` executable)
 //! and a real S3 endpoint per test, each on free ports in a temporary directory, plus in-process
 //! workers or worker processes ([`TestStack`]); reading what the server recorded ([`history`]);
-//! a stand-in OpenAI images API ([`images_api`]); replay fixtures, recorded and replayed one
+//! a stand-in OpenAI images API ([`images_api`]); a counting, fault-injecting proxy in front
+//! of S3 ([`proxy`]); replay fixtures, recorded and replayed one
 //! way ([`replay`]). No fakes of Temporal or S3: workflows and objects go over gRPC and HTTP.
 
 #![warn(missing_docs)]
 
 pub mod history;
 pub mod images_api;
+pub mod proxy;
 pub mod replay;
 
 use anyhow::Context;

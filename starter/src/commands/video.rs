@@ -49,8 +49,9 @@ pub struct VideoArgs {
     /// Thumbnail width in pixels.
     #[arg(long, default_value_t = 160)]
     pub thumb_width: u32,
-    /// Scene-change score (0..1, luminance-histogram distance) from which a cut is reported.
-    #[arg(long, default_value_t = 0.5)]
+    /// HSV content change between two frames (0..255, PySceneDetect's `content_val`) from which
+    /// a cut is reported.
+    #[arg(long, default_value_t = 27.0)]
     pub threshold: f64,
     /// Where outputs go; default `s3://<VIDEO_OUTPUT_BUCKET>/video/<input key>/`. Everything
     /// under it belongs to the run (a cancel removes it).
@@ -159,7 +160,7 @@ fn build_request(args: &VideoArgs, video: &ObjectRef, settings: &VideoConfig) ->
     request.frames.segment_seconds = args.segment_seconds;
     request.process.sheet_columns = args.columns;
     request.process.thumb_width = args.thumb_width;
-    request.process.scene_threshold = args.threshold;
+    request.process.scenes.content_threshold = args.threshold;
     request.activities = settings.activities.clone();
     request.validate().map_err(anyhow::Error::msg)?;
     Ok(request)
@@ -320,7 +321,7 @@ pub async fn demo(config: &FleetConfig, client: &Client, storage: &Storage, samp
         segment_seconds: 300.0,
         columns: 4,
         thumb_width: 160,
-        threshold: 0.5,
+        threshold: 27.0,
         output: None,
         no_wait: false,
         json: false,

@@ -1,8 +1,8 @@
 //! Geolocalization worker (geolocalization queue): the satellite path of the image automation
-//! pipeline. `Geolocalize` reads an image's georeferencing (GeoTIFF tags or a world-file
-//! sidecar), computes its WGS84 footprint (corners, centre, ground sample distance) and writes
-//! it as a GeoJSON Feature; `DetectImageKind` tells satellite images from navad ones for the
-//! orchestrator.
+//! pipeline. `Geolocalize` reads an image's georeferencing with GDAL straight from S3 (header
+//! only, through `/vsis3/`), computes its WGS 84 footprint as `gdalinfo -json` does (corners,
+//! centre, ground sample distance) and writes it as an RFC 7946 GeoJSON Feature and a STAC Item;
+//! `DetectImageKind` tells satellite images from navad ones for the orchestrator.
 #![warn(missing_docs)]
 
 // The SDK's `#[activities]` / `#[workflow_methods]` macros add an undocumented `pub const` per
@@ -11,14 +11,10 @@
 pub mod activities;
 pub mod footprint;
 pub mod georef;
+pub mod raster;
+pub mod stac;
 #[allow(missing_docs)]
 pub mod workflows;
-
-/// The independent inverse-UTM oracle, shared with the end-to-end tests.
-#[cfg(test)]
-#[path = "../tests/support/utm_reference.rs"]
-#[allow(dead_code)]
-mod utm_reference;
 
 use activities::GeolocalizationActivities;
 use temporalio_sdk::WorkerOptions;
@@ -26,6 +22,7 @@ use temporalio_sdk::WorkerOptions;
 /// Registers this worker's workflows and activities.
 pub fn register(options: &mut WorkerOptions, services: &fleet::Services) -> anyhow::Result<()> {
     options.register_workflow::<workflows::GeolocalizeWorkflow>()?;
-    options.register_activities(GeolocalizationActivities::new(services.storage.clone(), services.scratch.clone()));
+    let access = raster::S3Access::new(&services.config.s3);
+    options.register_activities(GeolocalizationActivities::new(services.storage.clone(), access));
     Ok(())
 }

@@ -41,6 +41,18 @@ pub fn summary_object(output_bucket: &str, batch_id: &str) -> Result<ObjectRef, 
     ObjectRef::new(output_bucket, format!("{OUTPUT_ROOT}/{batch_id}/summary.json"))
 }
 
+/// For the final summary of a batch (`automation/{batch_id}/summary.json`, not a run's part),
+/// the batch id and its STAC Collection beside it (`automation/{batch_id}/collection.json`).
+pub fn collection_object(summary: &ObjectRef) -> Option<(String, ObjectRef)> {
+    let folder = summary.key().strip_suffix("/summary.json")?;
+    let batch_id = folder.strip_prefix(&format!("{OUTPUT_ROOT}/"))?;
+    if batch_id.contains('/') {
+        return None;
+    }
+    let collection = ObjectRef::new(summary.bucket(), format!("{folder}/{}", documents::stac::COLLECTION_NAME)).ok()?;
+    Some((batch_id.to_owned(), collection))
+}
+
 /// The tile plan of an image: its grid's tiles (row-major) cut into consecutive groups, one
 /// `MeasureTiles` activity each, every group holding about `pixels_per_task` pixels or more. A
 /// 1 MP image is one task; larger images spread over as many tasks as they have such shares,
@@ -143,6 +155,9 @@ mod tests {
         assert_eq!(summary_part_object("fleet-outputs", "b1", 3).unwrap().key(), "automation/b1/summary/part-0003.json");
         assert_eq!(summary_object("fleet-outputs", "b1").unwrap().key(), "automation/b1/summary.json");
         assert!(summary_object("fleet-outputs", "../x").is_err());
+        let (batch, collection) = collection_object(&summary_object("fleet-outputs", "b1").unwrap()).unwrap();
+        assert_eq!((batch.as_str(), collection.key()), ("b1", "automation/b1/collection.json"));
+        assert_eq!(collection_object(&summary_part_object("fleet-outputs", "b1", 3).unwrap()), None);
     }
 
     #[test]

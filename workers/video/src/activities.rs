@@ -3,7 +3,7 @@
 //! blocking thread, and writes its outputs under the run's output prefix with deterministic
 //! keys, so a retry overwrites instead of duplicating.
 
-use crate::extract::{Encoded, sample_and_encode};
+use crate::extract::{Encoded, EncodedFrame, sample_and_encode};
 use crate::frames::{ResumePoint, SampleEnd, SampleError, SamplePlan, Start, Window};
 use crate::inputs::{Inputs, LocalCopy};
 use crate::scenes::FrameScore;
@@ -12,8 +12,8 @@ use crate::{imaging, probe};
 use contracts::ObjectRef;
 use contracts::object::PrefixRef;
 use contracts::video::{
-    AssembleRequest, ContactSheet, ExtractRequest, ExtractResult, ProcessRequest, ProcessResult, ReportStageProgress, SceneCut, SceneTransition,
-    SegmentRequest, SegmentResult, StageProgress, TransitionKind, VideoMetadata, VideoPipeline, VideoStage, validate_output,
+    AssembleRequest, ContactSheet, ExtractRequest, ExtractResult, FrameFormat, ProcessRequest, ProcessResult, ReportStageProgress, SceneCut,
+    SceneTransition, SegmentRequest, SegmentResult, StageProgress, TransitionKind, VideoMetadata, VideoPipeline, VideoStage, validate_output,
 };
 use documents::video::{self as layout, ExtractedFrame, FrameAnalysis, FrameManifest, VideoSummary};
 use fleet::failure::{invalid_input, transient};
@@ -129,6 +129,21 @@ const PIECE_SCORES: usize = 5_000;
 /// ...or this long after the last piece, whichever comes first: a retry redoes at most that.
 const PIECE_INTERVAL: Duration = Duration::from_secs(20);
 
+/// How `extract` samples `window`, keeping at most `max_frames` and scoring every decoded frame
+/// when `score`.
+fn sample_plan(extract: &ExtractRequest, max_frames: u32, window: Window, score: bool) -> SamplePlan {
+    SamplePlan {
+        sampling: extract.sampling,
+        duration_seconds: extract.metadata.duration_seconds,
+        fps: extract.metadata.fps,
+        max_width: extract.frames.max_width,
+        rotation_degrees: if extract.frames.apply_rotation { extract.metadata.rotation_degrees } else { 0 },
+        max_frames,
+        window,
+        score,
+    }
+}
+
 /// Decoding and encoding running on blocking threads, and how they end.
 type Decoding = kit::BlockingTask<Result<SampleEnd, SampleError>>;
 
@@ -138,7 +153,7 @@ fn decode_in_background(
     local: Arc<LocalCopy>,
     plan: SamplePlan,
     start: Start,
-    format: contracts::video::FrameFormat,
+    format: FrameFormat,
     quality: u8,
 ) -> (Decoding, tokio::sync::mpsc::Receiver<Result<Encoded, String>>) {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Encoded, String>>(UPLOAD_QUEUE);
@@ -207,6 +222,13 @@ fn storage_error(e: StorageError) -> ActivityError {
 }
 
 impl VideoPipelineActivities {
+    /// Uploads an encoded frame under `output` (named by its index) and returns its entry.
+    async fn upload_frame(&self, output: &PrefixRef, format: FrameFormat, encoded: EncodedFrame) -> Result<ExtractedFrame, ActivityError> {
+        let object = output_object(output, &layout::frame_name(encoded.index, format))?;
+        self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
+        Ok(ExtractedFrame { index: encoded.index, object, timestamp_seconds: encoded.timestamp_seconds, frame_number: encoded.frame_number })
+    }
+
     /// Writes `piece` as the segment's next piece; returns the checkpoint that covers it
     /// (`covered` is where the frames in the piece leave the sampling).
     async fn write_piece(
@@ -286,16 +308,7 @@ impl VideoPipelineActivities {
         }
         let format = request.frames.format;
         let quality = request.frames.jpeg_quality;
-        let plan = SamplePlan {
-            sampling: request.sampling,
-            duration_seconds: request.metadata.duration_seconds,
-            fps: request.metadata.fps,
-            max_width: request.frames.max_width,
-            rotation_degrees: if request.frames.apply_rotation { request.metadata.rotation_degrees } else { 0 },
-            max_frames: request.frames.max_frames,
-            window: Window::WHOLE,
-            score: false,
-        };
+        let plan = sample_plan(&request, request.frames.max_frames, Window::WHOLE, false);
         let start = ResumePoint { next_target: checkpoint.next_target, next_index: resumed_from };
 
         // Heartbeats go on while a long video downloads, so the heartbeat timeout only fires
@@ -324,16 +337,10 @@ impl VideoPipelineActivities {
             };
             let Some(encoded) = next else { break };
             let Encoded::Frame(encoded) = encoded.map_err(|e| transient(&video, e))? else { continue };
-            let object = output_object(&request.output, &layout::frame_name(encoded.index, format))?;
-            self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
-            state.frames.push(ExtractedFrame {
-                index: encoded.index,
-                object,
-                timestamp_seconds: encoded.timestamp_seconds,
-                frame_number: encoded.frame_number,
-            });
-            state.next_target = encoded.resume.next_target;
-            state.size = Some(encoded.size);
+            let (resume, size) = (encoded.resume, encoded.size);
+            state.frames.push(self.upload_frame(&request.output, format, encoded).await?);
+            state.next_target = resume.next_target;
+            state.size = Some(size);
             extracted_this_attempt += 1;
             // Every frame: the SDK throttles what it sends, and a failing attempt hands its
             // latest details to the next one.
@@ -382,17 +389,9 @@ impl VideoPipelineActivities {
         let format = extract.frames.format;
         // Frames are named from their sampling target, so segments never collide.
         let first = u32::try_from(segment.first_target).map_err(|_| invalid_input(&video, "too many sampling instants"))?;
-        let plan = SamplePlan {
-            sampling: extract.sampling,
-            duration_seconds: extract.metadata.duration_seconds,
-            fps: extract.metadata.fps,
-            max_width: extract.frames.max_width,
-            rotation_degrees: if extract.frames.apply_rotation { extract.metadata.rotation_degrees } else { 0 },
-            // The run refused samplings past `frames.max_frames` before any segment started.
-            max_frames: u32::MAX,
-            window: Window { start_seconds: segment.start_seconds, end_seconds: segment.end_seconds },
-            score: true,
-        };
+        // The run refused samplings past `frames.max_frames` before any segment started.
+        let window = Window { start_seconds: segment.start_seconds, end_seconds: segment.end_seconds };
+        let plan = sample_plan(&extract, u32::MAX, window, true);
         let start = Start {
             resume: checkpoint.resume.unwrap_or(ResumePoint { next_target: segment.first_target, next_index: first }),
             scored_until: checkpoint.scored_until,
@@ -429,16 +428,9 @@ impl VideoPipelineActivities {
             match item.map_err(|e| transient(&video, e))? {
                 Encoded::Score(score) => piece.scores.push(score),
                 Encoded::Frame(encoded) => {
-                    let object = output_object(&extract.output, &layout::frame_name(encoded.index, format))?;
-                    self.storage.put(&object, encoded.bytes, format.content_type()).await.map_err(storage_error)?;
-                    piece.frames.push(ExtractedFrame {
-                        index: encoded.index,
-                        object,
-                        timestamp_seconds: encoded.timestamp_seconds,
-                        frame_number: encoded.frame_number,
-                    });
                     pending.resume = Some(encoded.resume);
                     pending.size = Some(encoded.size);
+                    piece.frames.push(self.upload_frame(&extract.output, format, encoded).await?);
                     extracted_this_attempt += 1;
                     if let Some(signals) = signals.as_mut() {
                         signals.report(pending.frames + piece.frames.len() as u32).await;
