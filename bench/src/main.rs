@@ -32,6 +32,7 @@ mod report;
 mod scenes;
 mod server_metrics;
 mod stackutil;
+mod tuning;
 mod video_scale;
 
 use anyhow::Context as _;
@@ -56,6 +57,7 @@ enum Section {
     EndToEnd,
     Scenes,
     VideoScale,
+    Tuning,
     Footprint,
 }
 
@@ -177,7 +179,16 @@ async fn check_peer(args: &RunArgs) -> anyhow::Result<()> {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let sections = if args.sections.is_empty() {
-        vec![Section::Kernel, Section::Video, Section::Scenes, Section::Orchestration, Section::EndToEnd, Section::VideoScale, Section::Footprint]
+        vec![
+            Section::Kernel,
+            Section::Video,
+            Section::Scenes,
+            Section::Orchestration,
+            Section::EndToEnd,
+            Section::VideoScale,
+            Section::Footprint,
+            Section::Tuning,
+        ]
     } else {
         args.sections.clone()
     };
@@ -318,6 +329,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None
     };
 
+    let tuning = if wants(Section::Tuning) {
+        println!("[tuning] the 12 MP navad batch with fixed and with resource-based worker slots");
+        let batch = pipeline::BatchSpec {
+            name: "navad-12mp".to_owned(),
+            images: pick(args.large_images, 12, 4),
+            navad_width: args.large_size.0,
+            navad_height: args.large_size.1,
+            satellite_every: 0,
+            satellite_side: args.satellite_side,
+        };
+        let settings = pipeline::EndToEndSettings { batches: vec![batch] };
+        Some(tuning::run(&settings, &dir.join("tuning")).await.context("tuning section")?)
+    } else {
+        None
+    };
+
     let memory = report::memory_rows(orchestration.as_ref(), end_to_end.as_ref());
     let scratch_dir = scratch_parent.display().to_string();
     let mut report = report::Report {
@@ -331,6 +358,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         scenes,
         video_scale,
         footprint,
+        tuning,
         memory,
         table: String::new(),
     };

@@ -258,13 +258,17 @@ pub async fn run(settings: &EndToEndSettings, twin: Option<&Twin>, dir: &Path) -
     };
 
     println!("  Rust fleet");
-    let rust = run_fleet(FleetKind::Rust, None, settings, &inputs, &automation, &dir.join("rust")).await.context("the Rust fleet")?;
+    let rust = run_fleet(FleetKind::Rust, None, settings, &inputs, &automation, &[], &dir.join("rust")).await.context("the Rust fleet")?;
     let (twin_run, twin_sdk) = match (twin, &twin_missing) {
         (Some(t), None) => {
             println!("  Python twin");
             let sdk = crate::peer::python_package_version(&t.python, "temporalio").await.ok();
             (
-                Some(run_fleet(FleetKind::PythonTwin, Some(t), settings, &inputs, &automation, &dir.join("twin")).await.context("the Python twin")?),
+                Some(
+                    run_fleet(FleetKind::PythonTwin, Some(t), settings, &inputs, &automation, &[], &dir.join("twin"))
+                        .await
+                        .context("the Python twin")?,
+                ),
                 sdk,
             )
         }
@@ -382,6 +386,20 @@ fn make_inputs(spec: &BatchSpec, batch_id: &str) -> anyhow::Result<BatchInputs> 
     Ok(BatchInputs { images, megapixels, bytes })
 }
 
+/// The Rust fleet alone on the batches of `settings`, its workers given `worker_env` (a tuning
+/// to compare): each batch's figures, in order.
+pub async fn run_rust_fleet(settings: &EndToEndSettings, worker_env: &[(&str, &str)], dir: &Path) -> anyhow::Result<Vec<FleetBatch>> {
+    let nonce = stackutil::nonce();
+    let mut inputs = Vec::new();
+    for spec in &settings.batches {
+        let spec = spec.clone();
+        let batch_id = format!("tuning-{}-{nonce}", spec.name);
+        inputs.push((batch_id.clone(), tokio::task::spawn_blocking(move || make_inputs(&spec, &batch_id)).await??));
+    }
+    let automation = |_: &BatchSpec| AutomationSettings::default();
+    Ok(run_fleet(FleetKind::Rust, None, settings, &inputs, &automation, worker_env, dir).await?.batches)
+}
+
 /// Starts one fleet's stack, runs every batch on it, stops it.
 async fn run_fleet(
     kind: FleetKind,
@@ -389,10 +407,11 @@ async fn run_fleet(
     settings: &EndToEndSettings,
     inputs: &[(String, BatchInputs)],
     automation: &dyn Fn(&BatchSpec) -> AutomationSettings,
+    worker_env: &[(&str, &str)],
     dir: &Path,
 ) -> anyhow::Result<FleetRun> {
     let started = Instant::now();
-    let mut stack = FleetStack::start(kind, dir, twin, &IMAGE_ROLES, &[]).await?;
+    let mut stack = FleetStack::start(kind, dir, twin, &IMAGE_ROLES, worker_env).await?;
     println!("    stack up in {:.1} s (logs in {})", started.elapsed().as_secs_f64(), stack.log_dir.display());
     let outcome = run_batches(&mut stack, settings, inputs, automation).await;
     let outcome = match outcome {

@@ -59,6 +59,8 @@ pub struct Report {
     /// Section 7.
     pub video_scale: Option<crate::video_scale::ScaleResult>,
     /// Section 8.
+    pub tuning: Option<crate::tuning::TuningResult>,
+    /// Section 8.
     pub footprint: Option<crate::footprint_reads::FootprintResult>,
     /// The printed table.
     pub table: String,
@@ -310,6 +312,9 @@ pub fn table(report: &Report) -> String {
     }
     if let Some(e) = &report.end_to_end {
         end_to_end_rows(e, &mut rows);
+    }
+    if let Some(t) = &report.tuning {
+        crate::tuning::rows(t, &mut rows);
     }
     if let Some(f) = &report.footprint {
         footprint_rows(f, &mut rows);

@@ -10,6 +10,7 @@
 
 pub mod history;
 pub mod images_api;
+pub mod netns;
 pub mod proxy;
 pub mod replay;
 

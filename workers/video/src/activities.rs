@@ -122,12 +122,11 @@ impl ProgressSignals {
     }
 }
 
-/// A segment writes a piece (and heartbeats how far its pieces go) after this many frames...
-const PIECE_FRAMES: usize = 50;
-/// ...or this many scores (sparse sampling decodes many frames between two kept ones)...
-const PIECE_SCORES: usize = 5_000;
-/// ...or this long after the last piece, whichever comes first: a retry redoes at most that.
-const PIECE_INTERVAL: Duration = Duration::from_secs(20);
+/// A segment's piece `p` holds what it decoded in seconds `[p, p + 1) * PIECE_SECONDS` from the
+/// segment's start: a piece's content depends on the video alone, so an attempt cut off from
+/// the server that writes a piece late writes the same bytes the attempt that took over wrote.
+/// A retry redoes at most this much of the video.
+const PIECE_SECONDS: f64 = 10.0;
 
 /// How `extract` samples `window`, keeping at most `max_frames` and scoring every decoded frame
 /// when `score`.
@@ -409,7 +408,7 @@ impl VideoPipelineActivities {
         let only_segment = segment.index == 0 && segment.end_seconds.is_none();
         let expected = crate::frames::expected_frames(extract.sampling, extract.metadata.duration_seconds, extract.metadata.frame_count);
         let mut signals = only_segment.then(|| ProgressSignals::new(&ctx, VideoStage::Extracting, expected.min(u64::from(u32::MAX)) as u32));
-        let mut last_piece = Instant::now();
+        let piece_of = |t: f64| ((t - segment.start_seconds).max(0.0) / PIECE_SECONDS).floor() as u32;
         let mut extracted_this_attempt = 0u32;
         let mut keepalive = tokio::time::interval(kit::heartbeat_interval(&ctx));
         loop {
@@ -425,7 +424,19 @@ impl VideoPipelineActivities {
                 }
             };
             let Some(item) = next else { break };
-            match item.map_err(|e| transient(&video, e))? {
+            let item = item.map_err(|e| transient(&video, e))?;
+            let t = match &item {
+                Encoded::Score(score) => score.t,
+                Encoded::Frame(frame) => frame.timestamp_seconds,
+            };
+            // Past the current piece's stretch: write it (and an empty one for each stretch
+            // without a decoded frame), so the checkpoint moves on.
+            while piece_of(t) > pending.pieces {
+                checkpoint = self.write_piece(&extract, segment.index, pending, std::mem::take(&mut piece)).await?;
+                pending = checkpoint;
+                kit::heartbeat(&ctx, checkpoint).await;
+            }
+            match item {
                 Encoded::Score(score) => piece.scores.push(score),
                 Encoded::Frame(encoded) => {
                     pending.resume = Some(encoded.resume);
@@ -436,12 +447,6 @@ impl VideoPipelineActivities {
                         signals.report(pending.frames + piece.frames.len() as u32).await;
                     }
                 }
-            }
-            if piece.frames.len() >= PIECE_FRAMES || piece.scores.len() >= PIECE_SCORES || last_piece.elapsed() >= PIECE_INTERVAL {
-                checkpoint = self.write_piece(&extract, segment.index, pending, std::mem::take(&mut piece)).await?;
-                pending = checkpoint;
-                kit::heartbeat(&ctx, checkpoint).await;
-                last_piece = Instant::now();
             }
         }
         decoding_outcome(&video, decoding.join(&video).await?)?;

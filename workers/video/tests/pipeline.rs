@@ -432,7 +432,11 @@ async fn a_retried_segment_resumes_from_its_last_piece() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("segment.mp4");
-    write_clip(&path, &ClipSpec::three_scenes())?;
+    // 30 s: pieces of 10 s of video, so the first attempt checkpoints twice before its end.
+    let mut spec = ClipSpec::three_scenes();
+    (spec.width, spec.height) = (160, 120);
+    spec.segments = [[220, 30, 30], [30, 200, 40], [30, 40, 210]].into_iter().map(|color| Segment { color, frames: 250 }).collect();
+    write_clip(&path, &spec)?;
     let clip = upload(&stack, &path, "video/segment.mp4").await?;
     let scratch = fleet::kit::Scratch::open(dir.path().join("scratch"))?;
     let activities = || VideoPipelineActivities::new(stack.storage.clone(), scratch.clone());
@@ -441,8 +445,8 @@ async fn a_retried_segment_resumes_from_its_last_piece() -> anyhow::Result<()> {
 
     let metadata = environment().run(VideoPipelineActivities::analyze_video, clip.clone()).await?;
     let output: PrefixRef = format!("s3://{}/video/segment", buckets::OUTPUTS).parse()?;
-    // Every frame: 150, in pieces of at most 50.
-    let extract = ExtractRequest { metadata, sampling: Sampling::EveryNthFrame(1), frames: FrameSettings::default(), output };
+    // Every 5th frame: 150, in three pieces of 50.
+    let extract = ExtractRequest { metadata, sampling: Sampling::EveryNthFrame(5), frames: FrameSettings::default(), output };
     let segment =
         SegmentRequest { extract: extract.clone(), segment: VideoSegment { index: 0, first_target: 0, start_seconds: 0.0, end_seconds: None } };
 
@@ -460,12 +464,13 @@ async fn a_retried_segment_resumes_from_its_last_piece() -> anyhow::Result<()> {
         .run(VideoPipelineActivities::extract_segment, segment.clone())
         .await?;
     assert_eq!((first.frames, first.resumed_from, first.attempt), (150, 0, 1));
-    assert!(first.pieces >= 3, "{first:?}");
+    assert_eq!(first.pieces, 3, "{first:?}");
     let assemble = |segments| AssembleRequest { extract: extract.clone(), segments };
     let once = environment().run(VideoPipelineActivities::assemble_frames, assemble(vec![first.clone()])).await?;
     let manifest_once = stack.storage.get(&once.manifest).await?;
     let scores_once = stack.storage.get(once.scene_scores.as_ref().expect("scores")).await?;
 
+    let pieces_once = pieces_of(&stack, "video/segment/segments/").await?;
     let middle = checkpoints.lock().unwrap().iter().copied().find(|c| c.frames > 0 && c.frames < 150).expect("a checkpoint mid-segment");
     // What attempt 1 wrote after that checkpoint is gone, as if it had died there.
     for object in stack.storage.list(buckets::OUTPUTS, "video/segment/").await? {
@@ -487,5 +492,17 @@ async fn a_retried_segment_resumes_from_its_last_piece() -> anyhow::Result<()> {
     let again = environment().run(VideoPipelineActivities::assemble_frames, assemble(vec![second])).await?;
     assert_eq!(stack.storage.get(&again.manifest).await?, manifest_once, "the manifest differs from the one-attempt manifest");
     assert_eq!(stack.storage.get(again.scene_scores.as_ref().expect("scores")).await?, scores_once, "the scene scores differ");
+    // Pieces cover fixed stretches of the video: the second attempt rewrote the first one's
+    // late pieces byte for byte, so a late write by a cut-off attempt changes nothing.
+    assert_eq!(pieces_of(&stack, "video/segment/segments/").await?, pieces_once);
     Ok(())
+}
+
+/// Every object under `prefix` of the outputs bucket, with its bytes.
+async fn pieces_of(stack: &TestStack, prefix: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut pieces = Vec::new();
+    for object in stack.storage.list(buckets::OUTPUTS, prefix).await? {
+        pieces.push((object.key().to_owned(), stack.storage.get(&object).await?.to_vec()));
+    }
+    Ok(pieces)
 }
