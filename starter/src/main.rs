@@ -35,6 +35,9 @@ enum Command {
     /// The fleet's task queues as the server sees them: pollers and their build ids, backlog
     /// count and age, add and dispatch rates, running workflows per type.
     Status(commands::status::StatusArgs),
+    /// Print the JSON Schema of a workflow's input (or, with --result, its result), for
+    /// clients in any language; the same files are under schemas/.
+    Schema(commands::schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
             Command::Video(args) => commands::video::run(args).await,
             Command::Checksum(args) => commands::checksum::run(args).await,
             Command::Status(args) => commands::status::run(args).await,
+            Command::Schema(args) => commands::schema::run(args),
         }
     });
     match result {

@@ -19,20 +19,19 @@
 //! one attempt, a non-retryable failure naming the input, the rest of the batch done.
 
 use contracts::automation::{
-    AutomationActivities, AutomationRequest, AutomationSettings, BatchSource, ImageInput, ImageKind, ImageLimits, ImageStatus, IngestRequest,
+    AutomationActivities, AutomationRequest, AutomationSettings, BatchSource, ImageInput, ImageKind, ImageLimits, ImageStatus,
 };
 use contracts::enhancement::{
     EnhanceBatch, EnhanceBatchRequest, EnhanceImage, EnhanceImageRequest, EnhanceOptions, Enhancer, MAX_PROMPT_CHARS, OpenAiParams,
 };
 use contracts::object::PrefixRef;
-use contracts::settings::ActivitySettings;
 use contracts::video::{Sampling, VideoPipeline, VideoRequest};
 use contracts::{ObjectRef, Queue, buckets};
 use devstack::WorkerProcess;
 use samples::video::{ClipSpec, Segment, write_audio_only, write_clip, write_truncated_copy};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions, WorkflowTerminateOptions};
+use std::time::Duration;
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
 use testkit::history::{self, ActivityEnd};
 use testkit::images_api::ImagesApi;
 use testkit::{TestStack, unique_id};
@@ -474,7 +473,7 @@ async fn video_refuses_broken_videos_and_finishes_the_good_one() -> anyhow::Resu
     }
     let err = never_run.get_result(WorkflowGetResultOptions::default()).await.expect_err("an impossible request must fail");
     let text = format!("{err:?}");
-    assert!(text.contains(&good.to_string()) && text.contains("sampling interval 0 s") && text.contains("InvalidInput"), "{text}");
+    assert!(text.contains("VideoPipeline input: field sampling: sampling interval 0 s") && text.contains("InvalidInput"), "{text}");
     assert!(text.contains("non_retryable: true"), "{text}");
     assert!(history::activities(&history::events(&stack.client, &never_id, None).await?).is_empty(), "no activity ran for it");
 
@@ -551,8 +550,9 @@ async fn a_worker_with_a_bad_setting_stops_at_start_naming_the_variable() -> any
 // Object references: malformed URIs and unsafe keys never become work.
 
 contracts::workflow_contract!(
-    /// `IngestImage` with its input as raw JSON, to send what the typed contract cannot express.
-    UncheckedIngestImage = "IngestImage", serde_json::Value => serde_json::Value
+    /// `ChecksumObject` with its input as raw JSON, to send what the typed contract cannot
+    /// express, as any Temporal client can.
+    UncheckedChecksumObject = "ChecksumObject", serde_json::Value => serde_json::Value
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -579,41 +579,30 @@ async fn malformed_uris_and_unsafe_keys_are_refused_before_any_work() -> anyhow:
     let started = history::executions(&stack.client, "").await?;
     assert!(started.is_empty(), "no workflow was started for a malformed input: {started:?}");
 
-    // The same rules in every deserialization: a workflow input naming an unsafe key (sent
-    // around the typed contract) is refused by the worker before any of its code runs. The
-    // refusal is a workflow-task failure: the SDK (temporalio-sdk 1.1.1) reports it as "Failed
-    // to create workflow execution" and drops the cause, so the reason is checked on the same
-    // JSON deserialized as the contract type, which is what the worker does.
-    let typed = IngestRequest {
-        image: ObjectRef::new(buckets::INPUTS, "placeholder.jpg")?,
-        limits: ImageLimits::default(),
-        activity: ActivitySettings::default(),
-    };
+    // The same rules for any client: a workflow input naming an unsafe key (sent around the
+    // typed contract) fails the run on its first workflow task, non-retryably, naming the field;
+    // no workflow task is retried and no activity runs.
     for (key, reason) in [("../../etc/passwd", "'.' or '..' path segment"), ("/etc/passwd", "absolute path")] {
-        let mut input = serde_json::to_value(&typed)?;
-        input["image"]["key"] = serde_json::Value::String(key.to_owned());
-        let refused = serde_json::from_value::<IngestRequest>(input.clone()).expect_err("an unsafe key must not deserialize").to_string();
-        assert!(refused.contains(key) && refused.contains(reason), "{key}: {refused}");
+        let input = serde_json::json!({"object": {"bucket": buckets::INPUTS, "key": key}});
         let workflow_id = unique_id("unsafe-key");
         let handle = stack
             .client
-            .start_workflow(UncheckedIngestImage, input, WorkflowStartOptions::new(stack.queue(Queue::Ingestion), workflow_id.clone()).build())
+            .start_workflow(UncheckedChecksumObject, input, WorkflowStartOptions::new(stack.queue(Queue::Ingestion), workflow_id.clone()).build())
             .await?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (failures, events) = loop {
-            let events = history::events(&stack.client, &workflow_id, None).await?;
-            let failures = history::workflow_task_failures(&events);
-            if !failures.is_empty() {
-                break (failures, events);
-            }
-            anyhow::ensure!(Instant::now() < deadline, "{key}: the worker neither refused nor ran the input: {events:#?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        assert!(failures[0].contains("Failed to create workflow"), "{key}: {failures:?}");
+        let err = tokio::time::timeout(Duration::from_secs(60), handle.get_result(WorkflowGetResultOptions::default()))
+            .await?
+            .expect_err("an unsafe key must fail the run");
+        let text = format!("{err:?}");
+        assert!(text.contains("ChecksumObject input: field object: invalid object key") && text.contains(reason), "{key}: {text}");
+        assert!(text.contains("InvalidInput") && text.contains("non_retryable: true"), "{key}: {text}");
+        let events = history::events(&stack.client, &workflow_id, None).await?;
+        assert!(history::workflow_task_failures(&events).is_empty(), "{key}: no workflow task failed: {events:#?}");
         assert!(history::activities(&events).is_empty(), "{key}: no activity may run for it");
-        handle.terminate(WorkflowTerminateOptions::default()).await?;
     }
     processes.assert_none_crashed(&stack).await;
-    println!("RESILIENCE bad-inputs references: {} malformed URIs refused by the starter, 2 unsafe keys refused by the worker", starter_cases.len());
+    println!(
+        "RESILIENCE bad-inputs references: {} malformed URIs refused by the starter, 2 unsafe keys sent around the starter failed their runs at once",
+        starter_cases.len()
+    );
     Ok(())
 }

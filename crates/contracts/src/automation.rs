@@ -16,11 +16,12 @@
 use crate::ObjectRef;
 use crate::object::PrefixRef;
 use crate::settings::ActivitySettings;
+use crate::submitted::{InputError, check_prefix, check_range};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The two kinds of aerial image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageKind {
     /// A navad flight image: ingestion, then accuracy analysis.
@@ -51,7 +52,7 @@ impl std::str::FromStr for ImageKind {
 }
 
 /// One image of a batch, its kind given or left to detection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageInput {
     /// The image object.
     pub object: ObjectRef,
@@ -60,7 +61,7 @@ pub struct ImageInput {
 }
 
 /// Where a batch's images come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchSource {
     /// An explicit list.
@@ -76,7 +77,8 @@ pub enum BatchSource {
 }
 
 /// Size limits checked from an image's header before any pixel is decoded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct ImageLimits {
     /// Largest accepted width in pixels.
     pub max_width: u32,
@@ -95,7 +97,8 @@ impl Default for ImageLimits {
 }
 
 /// Pass/fail thresholds of the accuracy report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct AccuracyThresholds {
     /// A tile whose Laplacian variance is below this is flagged blurred.
     pub min_laplacian_variance: f64,
@@ -125,7 +128,8 @@ impl Default for AccuracyThresholds {
 }
 
 /// Timeouts and retries of every automation activity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct AutomationActivities {
     /// [`ValidateImage`].
     pub validate: ActivitySettings,
@@ -163,7 +167,8 @@ fn default_pixels_per_task() -> u64 {
 }
 
 /// Everything configurable about a batch; the starter fills it from the configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct AutomationSettings {
     /// Children running at once.
     pub max_concurrent_images: u32,
@@ -200,6 +205,75 @@ impl Default for AutomationSettings {
     }
 }
 
+fn default_output_bucket() -> String {
+    crate::buckets::OUTPUTS.to_owned()
+}
+
+/// Most images one workflow run handles before continuing as new: keeps a run's history and
+/// pending children well inside Temporal's limits.
+pub const MAX_IMAGES_PER_RUN: u32 = 1000;
+/// Most images in flight at once.
+pub const MAX_CONCURRENT_IMAGES: u32 = 500;
+/// Most tile columns (and rows) of the accuracy grid.
+pub const MAX_TILE_GRID: u32 = 64;
+
+impl crate::submitted::Resolve for AutomationRequest {
+    fn check(&self) -> Result<(), InputError> {
+        validate_batch_id(&self.batch_id).map_err(|e| InputError::new("batch_id", e))?;
+        crate::object::validate_bucket(&self.output_bucket).map_err(|e| InputError::new("output_bucket", e))?;
+        if let BatchSource::Prefix { location, .. } = &self.source {
+            check_prefix("source.prefix.location", location)?;
+        }
+        self.settings.check().map_err(|e| e.within("settings"))
+    }
+}
+
+impl AutomationSettings {
+    /// Checks every setting; the error names the field (below `settings`).
+    pub fn check(&self) -> Result<(), InputError> {
+        check_range("max_concurrent_images", self.max_concurrent_images, 1..=MAX_CONCURRENT_IMAGES)?;
+        check_range("images_per_run", self.images_per_run, 1..=MAX_IMAGES_PER_RUN)?;
+        check_range("tile_columns", self.tile_columns, 1..=MAX_TILE_GRID)?;
+        check_range("tile_rows", self.tile_rows, 1..=MAX_TILE_GRID)?;
+        check_range("pixels_per_task", self.pixels_per_task, 1..=u64::MAX)?;
+        let t = &self.thresholds;
+        for (name, value, max) in [
+            ("min_laplacian_variance", t.min_laplacian_variance, f64::MAX),
+            ("max_blurred_tile_fraction", t.max_blurred_tile_fraction, 1.0),
+            ("min_mean_luminance", t.min_mean_luminance, 255.0),
+            ("max_mean_luminance", t.max_mean_luminance, 255.0),
+            ("max_clipped_fraction", t.max_clipped_fraction, 1.0),
+            ("min_overall_score", t.min_overall_score, 100.0),
+        ] {
+            check_range(&format!("thresholds.{name}"), value, 0.0..=max)?;
+        }
+        if t.min_mean_luminance > t.max_mean_luminance {
+            return Err(InputError::new(
+                "thresholds.min_mean_luminance",
+                format!("{} is above max_mean_luminance {}", t.min_mean_luminance, t.max_mean_luminance),
+            ));
+        }
+        let l = &self.limits;
+        check_range("limits.max_width", l.max_width, 1..=u32::MAX)?;
+        check_range("limits.max_height", l.max_height, 1..=u32::MAX)?;
+        check_range("limits.max_pixels", l.max_pixels, 1..=u64::MAX)?;
+        check_range("limits.max_bytes", l.max_bytes, 1..=u64::MAX)?;
+        let a = &self.activities;
+        for (name, settings) in [
+            ("validate", &a.validate),
+            ("detect_kind", &a.detect_kind),
+            ("split_tiles", &a.split_tiles),
+            ("tile_metrics", &a.tile_metrics),
+            ("write_report", &a.write_report),
+            ("footprint", &a.footprint),
+            ("batch_io", &a.batch_io),
+        ] {
+            settings.check(&format!("activities.{name}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Workflow id of the batch `batch_id` (the starter's, so a re-submitted batch is the same
 /// workflow and makes no second set of outputs).
 pub fn batch_workflow_id(batch_id: &str) -> String {
@@ -221,24 +295,26 @@ pub fn validate_batch_id(batch_id: &str) -> Result<(), String> {
 }
 
 /// Input of [`AutomationPipeline`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AutomationRequest {
     /// Names the batch in child workflow ids and output keys (deterministic, so re-submitting a
     /// batch overwrites instead of duplicating).
     pub batch_id: String,
     /// The images.
     pub source: BatchSource,
-    /// Bucket for reports, GeoJSON and the batch summary.
+    /// Bucket for reports, GeoJSON and the batch summary (`fleet-outputs` when absent).
+    #[serde(default = "default_output_bucket")]
     pub output_bucket: String,
-    /// Settings.
+    /// Settings (each absent one takes the fleet's default).
+    #[serde(default)]
     pub settings: AutomationSettings,
-    /// State carried across continue-as-new; `None` on the first run.
+    /// State carried across continue-as-new; `None` on the first run (not for clients to set).
     #[serde(default)]
     pub carried: Option<CarriedState>,
 }
 
 /// What one run hands to the next when it continues as new.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CarriedState {
     /// Images already handled (index of the next one in the batch order).
     pub next_index: u64,
@@ -253,7 +329,7 @@ pub struct CarriedState {
 }
 
 /// Counts over a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchTotals {
     /// Images handled.
     pub images: u64,
@@ -271,7 +347,7 @@ pub struct BatchTotals {
 }
 
 /// Final status of one image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageStatus {
     /// Completed and passed.
@@ -283,7 +359,7 @@ pub enum ImageStatus {
 }
 
 /// What happened to one image.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageOutcome {
     /// The image.
     pub object: ObjectRef,
@@ -303,7 +379,7 @@ pub struct ImageOutcome {
 }
 
 /// Result of [`AutomationPipeline`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AutomationSummary {
     /// The batch.
     pub batch_id: String,
@@ -319,7 +395,7 @@ pub struct AutomationSummary {
 }
 
 /// Live progress, from the `progress` query.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AutomationProgress {
     /// Images handled so far (all runs).
     pub done: u64,
@@ -334,7 +410,7 @@ pub struct AutomationProgress {
 }
 
 /// Input of [`ImagePipeline`]: one image and the batch's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageJob {
     /// The batch it belongs to.
     pub batch_id: String,
@@ -347,7 +423,7 @@ pub struct ImageJob {
 }
 
 /// Input of [`IngestImage`] and [`ValidateImage`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IngestRequest {
     /// The image.
     pub image: ObjectRef,
@@ -358,7 +434,7 @@ pub struct IngestRequest {
 }
 
 /// EXIF fields of interest, when present.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExifSummary {
     /// `DateTimeOriginal` as written in the file (EXIF's `YYYY:MM:DD HH:MM:SS`, without
     /// sub-seconds or offset), unchanged; `null` without one, even when [`Self::captured_at`]
@@ -388,7 +464,7 @@ pub struct ExifSummary {
 }
 
 /// The EXIF tags a capture time was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum CaptureTimeSource {
     /// `DateTimeOriginal`, with `SubSecTimeOriginal` and `OffsetTimeOriginal`: when the picture
     /// was taken.
@@ -402,7 +478,7 @@ pub enum CaptureTimeSource {
 }
 
 /// The metadata JSON written beside a validated image, and the result of ingestion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageMetadata {
     /// The image.
     pub image: ObjectRef,
@@ -423,7 +499,7 @@ pub struct ImageMetadata {
 }
 
 /// Input of [`AnalyzeAccuracy`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccuracyRequest {
     /// The (validated) image.
     pub image: ObjectRef,
@@ -442,7 +518,7 @@ pub struct AccuracyRequest {
 }
 
 /// One tile of the grid, written as its own object by [`SplitTiles`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TileRef {
     /// Column index.
     pub column: u32,
@@ -461,7 +537,7 @@ pub struct TileRef {
 }
 
 /// Input of [`SplitTiles`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SplitRequest {
     /// The image.
     pub image: ObjectRef,
@@ -476,7 +552,7 @@ pub struct SplitRequest {
 }
 
 /// Input of [`MeasureTiles`]: tiles measured by one activity (a group of a grid).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TileGroupRequest {
     /// The tiles, in grid order.
     pub tiles: Vec<TileRef>,
@@ -498,7 +574,7 @@ pub fn validate_grid(columns: u32, rows: u32) -> Result<(), String> {
 }
 
 /// Input of [`ComputeTileMetrics`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TileMetricsRequest {
     /// The tile.
     pub tile: TileRef,
@@ -507,7 +583,7 @@ pub struct TileMetricsRequest {
 }
 
 /// Quality metrics of one tile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TileMetrics {
     /// The tile.
     pub tile: TileRef,
@@ -528,7 +604,7 @@ pub struct TileMetrics {
 }
 
 /// Input of [`WriteAccuracyReport`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReportRequest {
     /// The image.
     pub image: ObjectRef,
@@ -546,7 +622,7 @@ pub struct ReportRequest {
 
 /// Result of [`AnalyzeAccuracy`] and [`WriteAccuracyReport`] (the report JSON itself holds the
 /// full tile grid).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccuracyOutcome {
     /// The image.
     pub image: ObjectRef,
@@ -563,7 +639,7 @@ pub struct AccuracyOutcome {
 }
 
 /// Input of [`Geolocalize`] and [`ComputeFootprint`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GeolocalizeRequest {
     /// The satellite image (GeoTIFF, or any image with a world-file sidecar).
     pub image: ObjectRef,
@@ -575,7 +651,7 @@ pub struct GeolocalizeRequest {
 }
 
 /// Result of geolocalization (the GeoJSON holds the polygon too).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Footprint {
     /// The image.
     pub image: ObjectRef,
@@ -593,7 +669,7 @@ pub struct Footprint {
 }
 
 /// Input of [`WriteBatchSummary`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SummaryRequest {
     /// Where to write.
     pub object: ObjectRef,
@@ -610,6 +686,7 @@ crate::workflow_contract!(
     /// The batch: one [`ImagePipeline`] child per image, bounded concurrency, continue-as-new.
     AutomationPipeline = "AutomationPipeline", AutomationRequest => AutomationSummary
 );
+crate::resolver_contract!(ResolveAutomationRequest = "ResolveAutomationRequest", AutomationRequest);
 crate::query_contract!(
     /// Live progress of a batch.
     AutomationProgressQuery = "progress" on AutomationPipeline, () => AutomationProgress

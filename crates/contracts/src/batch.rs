@@ -7,7 +7,7 @@ use crate::object::PrefixRef;
 use serde::{Deserialize, Serialize};
 
 /// Input of [`ListBatchPage`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListPageRequest {
     /// Bucket and prefix.
     pub location: PrefixRef,
@@ -20,7 +20,7 @@ pub struct ListPageRequest {
 /// A page of a prefix listing: the image keys among the keys read. Sidecars, other files and
 /// the fleet's own outputs are skipped and counted where they lie, so a batch that resumes
 /// mid-page counts each skipped key once. (Pages recorded before the counts existed read as 0.)
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListPage {
     /// The images, in key order.
     pub objects: Vec<ObjectRef>,

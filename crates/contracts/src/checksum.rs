@@ -6,7 +6,7 @@ use crate::{ObjectRef, settings::ActivitySettings};
 use serde::{Deserialize, Serialize};
 
 /// Input of [`ChecksumObject`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChecksumRequest {
     /// The object to digest.
     pub object: ObjectRef,
@@ -16,7 +16,7 @@ pub struct ChecksumRequest {
 }
 
 /// Output of [`ChecksumObject`] and of [`DigestObject`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChecksumResult {
     /// The digested object.
     pub object: ObjectRef,
@@ -32,6 +32,12 @@ crate::workflow_contract!(
     /// Digests one object and writes its checksum sidecar.
     ChecksumObject = "ChecksumObject", ChecksumRequest => ChecksumResult
 );
+crate::resolver_contract!(ResolveChecksumRequest = "ResolveChecksumRequest", ChecksumRequest);
+impl crate::submitted::Resolve for ChecksumRequest {
+    fn check(&self) -> Result<(), crate::submitted::InputError> {
+        self.activity.check("activity")
+    }
+}
 crate::activity_contract!(
     /// Reads the object, hashes it, writes the sidecar.
     DigestObject = "DigestObject", ObjectRef => ChecksumResult

@@ -16,12 +16,13 @@
 use crate::ObjectRef;
 use crate::object::PrefixRef;
 use crate::settings::ActivitySettings;
+use crate::submitted::{InputError, check_prefix, check_range};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
 /// Which enhancer runs, with its parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Enhancer {
     /// Deterministic classical enhancement on the worker (no network).
@@ -65,7 +66,7 @@ impl fmt::Display for Enhancer {
 
 /// Parameters of the local enhancer: denoise, per-channel contrast stretch, (resize), unsharp
 /// mask, in that order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct LocalParams {
     /// Percentile (0..100) of each channel mapped to 0.
@@ -110,7 +111,7 @@ impl LocalParams {
 pub const MAX_PROMPT_CHARS: usize = 32_000;
 
 /// Parameters of an OpenAI image edit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenAiParams {
     /// The image model (`OPENAI_MODEL`).
     pub model: String,
@@ -155,7 +156,7 @@ impl OpenAiParams {
 }
 
 /// Width and height in pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Dimensions {
     /// Width.
     pub width: u32,
@@ -184,7 +185,7 @@ pub fn parse_size(text: &str) -> Result<Dimensions, String> {
 
 /// Output size: both sides given means exactly that size; one side keeps the aspect ratio;
 /// none keeps the source size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct TargetSize {
     /// Output width.
@@ -208,7 +209,7 @@ impl TargetSize {
 }
 
 /// Checks of the uploaded result before the run counts as a success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct VerifyPolicy {
     /// Smallest accepted spread (0..255) between the 1st and 99th percentile of the output's
@@ -217,7 +218,7 @@ pub struct VerifyPolicy {
 }
 
 /// Timeouts and retries of the enhancement activities.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct EnhancementActivities {
     /// [`EnhanceObject`] (heartbeats while it works; an OpenAI call can take a minute).
@@ -243,7 +244,7 @@ impl Default for EnhancementActivities {
 }
 
 /// What to do to an image: the same for one image and for every image of a batch.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct EnhanceOptions {
     /// Enhancer and parameters.
@@ -257,7 +258,7 @@ pub struct EnhanceOptions {
 }
 
 /// Input of [`EnhanceImage`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnhanceImageRequest {
     /// The image to enhance.
     pub source: ObjectRef,
@@ -270,7 +271,7 @@ pub struct EnhanceImageRequest {
 }
 
 /// Result of [`EnhanceImage`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnhanceImageResult {
     /// `Successfully processed image: s3://src/key -> s3://dst/key`, as the original system
     /// reported it.
@@ -285,7 +286,7 @@ pub struct EnhanceImageResult {
 pub const COMPENSATION_FAILED: &str = "CompensationFailed";
 
 /// Input of [`EnhanceObject`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnhanceObjectInput {
     /// The image to enhance.
     pub source: ObjectRef,
@@ -298,7 +299,7 @@ pub struct EnhanceObjectInput {
 }
 
 /// Output of [`EnhanceObject`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnhancedObject {
     /// The source.
     pub source: ObjectRef,
@@ -319,7 +320,7 @@ pub struct EnhancedObject {
 }
 
 /// Input of [`VerifyEnhanced`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VerifyInput {
     /// The uploaded result.
     pub object: ObjectRef,
@@ -330,7 +331,7 @@ pub struct VerifyInput {
 }
 
 /// Output of [`VerifyEnhanced`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verification {
     /// Size of the object read back.
     pub bytes: u64,
@@ -341,7 +342,7 @@ pub struct Verification {
 }
 
 /// Input of [`EnhanceBatch`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnhanceBatchRequest {
     /// Every image under this prefix.
     pub source: PrefixRef,
@@ -351,19 +352,68 @@ pub struct EnhanceBatchRequest {
     #[serde(default)]
     pub options: EnhanceOptions,
     /// Children running at once.
+    #[serde(default = "default_batch_concurrency")]
     pub max_concurrent: u32,
     /// Images per workflow run before continuing as new (keeps the history bounded).
+    #[serde(default = "default_images_per_run")]
     pub images_per_run: u32,
     /// State carried across continue-as-new; `None` on the first run.
     #[serde(default)]
     pub carried: Option<BatchCarried>,
 }
 
+/// Children of a batch running at once when the request does not say.
+pub const DEFAULT_BATCH_CONCURRENCY: u32 = 4;
+/// Images per batch run when the request does not say.
+pub const DEFAULT_IMAGES_PER_RUN: u32 = 200;
+/// Most children of a batch at once.
+pub const MAX_BATCH_CONCURRENCY: u32 = 500;
+/// Most images per batch run.
+pub const MAX_IMAGES_PER_RUN: u32 = 1000;
+
+fn default_batch_concurrency() -> u32 {
+    DEFAULT_BATCH_CONCURRENCY
+}
+
+fn default_images_per_run() -> u32 {
+    DEFAULT_IMAGES_PER_RUN
+}
+
+impl EnhanceOptions {
+    /// Checks the enhancer, the size and the activity settings; the error names the field
+    /// (below `options`).
+    pub fn check(&self) -> Result<(), InputError> {
+        self.enhancer.validate().map_err(|e| InputError::new("enhancer", e))?;
+        self.size.validate().map_err(|e| InputError::new("size", e))?;
+        let a = &self.activities;
+        for (name, settings) in [("enhance", &a.enhance), ("verify", &a.verify), ("withdraw", &a.withdraw), ("list", &a.list)] {
+            settings.check(&format!("activities.{name}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::submitted::Resolve for EnhanceImageRequest {
+    fn check(&self) -> Result<(), InputError> {
+        self.options.check().map_err(|e| e.within("options"))
+    }
+}
+
+impl crate::submitted::Resolve for EnhanceBatchRequest {
+    fn check(&self) -> Result<(), InputError> {
+        check_prefix("source", &self.source)?;
+        check_prefix("destination", &self.destination)?;
+        check_range("max_concurrent", self.max_concurrent, 1..=MAX_BATCH_CONCURRENCY)?;
+        check_range("images_per_run", self.images_per_run, 1..=MAX_IMAGES_PER_RUN)?;
+        self.options.check().map_err(|e| e.within("options"))
+    }
+}
+
 /// Failures kept in a batch summary (the count in [`BatchTotals::failed`] is complete).
 pub const MAX_REPORTED_FAILURES: usize = 200;
 
 /// What one run of a batch hands to the next.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchCarried {
     /// Listing continues after this key.
     pub list_after: Option<String>,
@@ -376,7 +426,7 @@ pub struct BatchCarried {
 }
 
 /// Counts over a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchTotals {
     /// Images handled (enhanced or failed).
     pub images: u64,
@@ -389,7 +439,7 @@ pub struct BatchTotals {
 }
 
 /// One image that failed, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageFailure {
     /// The image.
     pub source: ObjectRef,
@@ -400,7 +450,7 @@ pub struct ImageFailure {
 }
 
 /// Result of [`EnhanceBatch`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnhanceBatchSummary {
     /// The source prefix.
     pub source: PrefixRef,
@@ -417,7 +467,7 @@ pub struct EnhanceBatchSummary {
 }
 
 /// Live progress of a batch, from the `progress` query.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchProgress {
     /// Totals so far (all runs).
     pub totals: BatchTotals,
@@ -428,7 +478,7 @@ pub struct BatchProgress {
 }
 
 /// Input of [`ListEnhanceable`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListRequest {
     /// Where to list.
     pub location: PrefixRef,
@@ -439,7 +489,7 @@ pub struct ListRequest {
 }
 
 /// Output of [`ListEnhanceable`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListedImages {
     /// The images among the keys read, in key order.
     pub images: Vec<ObjectRef>,
@@ -458,6 +508,8 @@ crate::workflow_contract!(
     /// Enhances every image under a prefix, a bounded number at a time.
     EnhanceBatch = "EnhanceBatch", EnhanceBatchRequest => EnhanceBatchSummary
 );
+crate::resolver_contract!(ResolveEnhanceImageRequest = "ResolveEnhanceImageRequest", EnhanceImageRequest);
+crate::resolver_contract!(ResolveEnhanceBatchRequest = "ResolveEnhanceBatchRequest", EnhanceBatchRequest);
 crate::query_contract!(
     /// Live progress of a batch.
     EnhanceBatchProgress = "progress" on EnhanceBatch, () => BatchProgress

@@ -15,8 +15,10 @@ pub mod enhancement;
 pub mod errors;
 pub mod object;
 pub mod queues;
+pub mod schemas;
 pub mod search;
 pub mod settings;
+pub mod submitted;
 pub mod video;
 
 pub use object::{ObjectRef, ObjectRefError};
@@ -110,6 +112,16 @@ pub fn implements_workflow<Impl, Contract>(implementation: &Impl, contract: &Con
 where
     Contract: temporalio_common::WorkflowDefinition,
     Impl: temporalio_common::WorkflowDefinition<Input = Contract::Input, Output = Contract::Output>,
+{
+    implementation.name() == contract.name()
+}
+
+/// True when a workflow implementation takes its contract's input as submitted JSON
+/// ([`submitted::Submitted`]) and shares its type name and output type.
+pub fn implements_submitted_workflow<Impl, Contract>(implementation: &Impl, contract: &Contract) -> bool
+where
+    Contract: temporalio_common::WorkflowDefinition,
+    Impl: temporalio_common::WorkflowDefinition<Input = submitted::Submitted<Contract::Input>, Output = Contract::Output>,
 {
     implementation.name() == contract.name()
 }

@@ -5,14 +5,14 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A bucket and a key. Built only through [`ObjectRef::new`] or parsing, which validate both.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawObjectRef", into = "RawObjectRef")]
 pub struct ObjectRef {
     bucket: String,
     key: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 struct RawObjectRef {
     bucket: String,
     key: String,
@@ -109,7 +109,7 @@ impl FromStr for ObjectRef {
 }
 
 /// A bucket and a key prefix (possibly empty), parsed from `s3://bucket/prefix`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrefixRef {
     /// The bucket.
     pub bucket: String,

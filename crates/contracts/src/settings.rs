@@ -2,11 +2,12 @@
 //! configuration and they travel in workflow inputs, so a workflow's behaviour never depends on
 //! the environment of whichever worker replays it.
 
+use crate::submitted::InputError;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Retry policy of one activity (Temporal's exponential backoff).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RetrySettings {
     /// First retry delay, milliseconds.
     pub initial_interval_ms: u64,
@@ -33,7 +34,7 @@ impl Default for RetrySettings {
 }
 
 /// Timeouts and retries of one activity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActivitySettings {
     /// Start-to-close timeout of one attempt, milliseconds.
     pub start_to_close_ms: u64,
@@ -63,6 +64,29 @@ impl ActivitySettings {
     /// Heartbeat timeout, if any.
     pub fn heartbeat_timeout(&self) -> Option<Duration> {
         (self.heartbeat_ms > 0).then(|| Duration::from_millis(self.heartbeat_ms))
+    }
+}
+
+impl ActivitySettings {
+    /// Checks the timeouts and the retry policy of the settings at `field`.
+    pub fn check(&self, field: &str) -> Result<(), InputError> {
+        if self.start_to_close_ms == 0 {
+            return Err(InputError::new(format!("{field}.start_to_close_ms"), "must be at least 1 (milliseconds)"));
+        }
+        let retry = &self.retry;
+        if retry.initial_interval_ms == 0 {
+            return Err(InputError::new(format!("{field}.retry.initial_interval_ms"), "must be at least 1 (milliseconds)"));
+        }
+        if !(retry.backoff_coefficient.is_finite() && retry.backoff_coefficient >= 1.0) {
+            return Err(InputError::new(format!("{field}.retry.backoff_coefficient"), format!("{} must be at least 1", retry.backoff_coefficient)));
+        }
+        if retry.maximum_interval_ms < retry.initial_interval_ms {
+            return Err(InputError::new(
+                format!("{field}.retry.maximum_interval_ms"),
+                format!("{} is below initial_interval_ms {}", retry.maximum_interval_ms, retry.initial_interval_ms),
+            ));
+        }
+        Ok(())
     }
 }
 

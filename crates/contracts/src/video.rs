@@ -16,12 +16,13 @@
 use crate::ObjectRef;
 use crate::object::PrefixRef;
 use crate::settings::ActivitySettings;
+use crate::submitted::InputError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
 /// Which frames to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampling {
     /// One frame every this many seconds: for each instant 0, s, 2s, ... before the end, the
@@ -59,7 +60,7 @@ impl fmt::Display for Sampling {
 }
 
 /// Image format of extracted frames, thumbnails and the contact sheet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FrameFormat {
     /// JPEG (small, lossy).
@@ -98,7 +99,8 @@ impl std::str::FromStr for FrameFormat {
 }
 
 /// How extracted frames are written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct FrameSettings {
     /// Frames wider than this are scaled down (aspect kept); narrower ones keep their size.
     pub max_width: u32,
@@ -139,7 +141,8 @@ impl Default for FrameSettings {
 }
 
 /// How extracted frames are analysed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct ProcessSettings {
     /// Thumbnail width in pixels (height follows the frames' aspect ratio).
     pub thumb_width: u32,
@@ -165,7 +168,8 @@ impl Default for ProcessSettings {
 }
 
 /// Timeouts and retries of the video activities.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct VideoActivities {
     /// [`AnalyzeVideo`].
     pub analyze: ActivitySettings,
@@ -199,21 +203,35 @@ fn default_assemble() -> ActivitySettings {
 }
 
 /// Input of [`VideoPipeline`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoRequest {
     /// The video object.
     pub video: ObjectRef,
     /// Where frames, thumbnails, the contact sheet and the summary go. Everything under it
     /// belongs to this run: a cancel removes it all. Must not be empty.
     pub output: PrefixRef,
-    /// Which frames to keep.
+    /// Which frames to keep (one frame per second when absent).
+    #[serde(default = "default_sampling")]
     pub sampling: Sampling,
     /// How frames are written.
+    #[serde(default)]
     pub frames: FrameSettings,
     /// How frames are analysed.
+    #[serde(default)]
     pub process: ProcessSettings,
     /// Activity timeouts and retries.
+    #[serde(default)]
     pub activities: VideoActivities,
+}
+
+fn default_sampling() -> Sampling {
+    Sampling::EverySeconds(1.0)
+}
+
+impl crate::submitted::Resolve for VideoRequest {
+    fn check(&self) -> Result<(), InputError> {
+        self.check_fields()
+    }
 }
 
 impl VideoRequest {
@@ -231,35 +249,47 @@ impl VideoRequest {
 
     /// Checks everything that can be checked before touching the video.
     pub fn validate(&self) -> Result<(), String> {
-        self.sampling.validate()?;
-        validate_output(&self.output)?;
+        self.check_fields().map_err(|e| e.to_string())
+    }
+
+    /// [`Self::validate`], naming the field.
+    fn check_fields(&self) -> Result<(), InputError> {
+        let field = |name: &'static str| move |e: String| InputError::new(name, e);
+        self.sampling.validate().map_err(field("sampling"))?;
+        validate_output(&self.output).map_err(field("output"))?;
         let f = &self.frames;
         if !(16..=8192).contains(&f.max_width) {
-            return Err(format!("frame max width {} must be within 16..=8192", f.max_width));
+            return Err(InputError::new("frames.max_width", format!("frame max width {} must be within 16..=8192", f.max_width)));
         }
         if !(1..=100).contains(&f.jpeg_quality) {
-            return Err(format!("JPEG quality {} must be within 1..=100", f.jpeg_quality));
+            return Err(InputError::new("frames.jpeg_quality", format!("JPEG quality {} must be within 1..=100", f.jpeg_quality)));
         }
         if f.max_frames == 0 {
-            return Err("max frames must be at least 1".to_owned());
+            return Err(InputError::new("frames.max_frames", "max frames must be at least 1"));
         }
         if !(f.segment_seconds >= 10.0 && f.segment_seconds <= 86_400.0) {
-            return Err(format!("segment seconds {} must be within 10..=86400", f.segment_seconds));
+            return Err(InputError::new("frames.segment_seconds", format!("segment seconds {} must be within 10..=86400", f.segment_seconds)));
         }
         let p = &self.process;
         if !(8..=1024).contains(&p.thumb_width) {
-            return Err(format!("thumbnail width {} must be within 8..=1024", p.thumb_width));
+            return Err(InputError::new("process.thumb_width", format!("thumbnail width {} must be within 8..=1024", p.thumb_width)));
         }
         if !(1..=64).contains(&p.sheet_columns) || p.sheet_max_thumbs == 0 {
-            return Err("the contact sheet needs 1..=64 columns and at least 1 thumbnail".to_owned());
+            return Err(InputError::new("process.sheet_columns", "the contact sheet needs 1..=64 columns and at least 1 thumbnail"));
         }
         if !(0.0..=1.0).contains(&p.scene_threshold) {
-            return Err(format!("scene threshold {} must be within 0..=1", p.scene_threshold));
+            return Err(InputError::new("process.scene_threshold", format!("scene threshold {} must be within 0..=1", p.scene_threshold)));
         }
         if !(1..=256).contains(&p.histogram_bins) {
-            return Err(format!("histogram bins {} must be within 1..=256", p.histogram_bins));
+            return Err(InputError::new("process.histogram_bins", format!("histogram bins {} must be within 1..=256", p.histogram_bins)));
         }
-        p.scenes.validate()?;
+        p.scenes.validate().map_err(field("process.scenes"))?;
+        let a = &self.activities;
+        for (name, settings) in
+            [("analyze", &a.analyze), ("extract", &a.extract), ("process", &a.process), ("assemble", &a.assemble), ("cleanup", &a.cleanup)]
+        {
+            settings.check(&format!("activities.{name}"))?;
+        }
         Ok(())
     }
 }
@@ -276,7 +306,7 @@ pub fn validate_output(output: &PrefixRef) -> Result<(), String> {
 }
 
 /// Where the frame count of [`VideoMetadata`] comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameCountSource {
     /// The container's index declares it (MP4/MOV `stts`, ...), and every declared frame's
@@ -288,7 +318,7 @@ pub enum FrameCountSource {
 }
 
 /// Where the rotation of [`VideoMetadata`] comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RotationSource {
     /// The stream's display matrix (MP4/MOV track header).
@@ -298,7 +328,7 @@ pub enum RotationSource {
 }
 
 /// What [`AnalyzeVideo`] found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoMetadata {
     /// The video.
     pub video: ObjectRef,
@@ -337,7 +367,7 @@ pub struct VideoMetadata {
 }
 
 /// Input of [`ExtractFrames`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtractRequest {
     /// The video, as analysed.
     pub metadata: VideoMetadata,
@@ -350,7 +380,7 @@ pub struct ExtractRequest {
 }
 
 /// Result of [`ExtractFrames`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtractResult {
     /// The manifest (`frames.json`) listing every frame.
     pub manifest: ObjectRef,
@@ -385,7 +415,7 @@ fn one() -> u32 {
 
 /// One time segment of a video's extraction: the sampling targets it keeps and the stretch
 /// of the video it covers (and scores for scene detection).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoSegment {
     /// Position among the segments (0-based).
     pub index: u32,
@@ -399,7 +429,7 @@ pub struct VideoSegment {
 }
 
 /// Input of [`ExtractSegment`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SegmentRequest {
     /// The extraction the segment belongs to.
     pub extract: ExtractRequest,
@@ -409,7 +439,7 @@ pub struct SegmentRequest {
 
 /// Result of [`ExtractSegment`]: how many pieces (`segments/segment-NNNN/piece-NNNN.json`,
 /// each listing frames and scene scores in order) it wrote, and its accounting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SegmentResult {
     /// The segment.
     pub index: u32,
@@ -428,7 +458,7 @@ pub struct SegmentResult {
 }
 
 /// Input of [`AssembleFrames`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssembleRequest {
     /// The extraction.
     pub extract: ExtractRequest,
@@ -437,7 +467,7 @@ pub struct AssembleRequest {
 }
 
 /// Input of [`ProcessFrames`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessRequest {
     /// The video's metadata (copied into the summary).
     pub metadata: VideoMetadata,
@@ -457,7 +487,7 @@ pub struct ProcessRequest {
 
 /// A scene cut: between two sampled frames. Segmented runs find it among every decoded frame
 /// (a [`TransitionKind::Cut`]); runs before compared consecutive sampled frames' histograms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SceneCut {
     /// Index of the first sampled frame of the new scene.
     pub frame_index: u32,
@@ -475,7 +505,8 @@ pub struct SceneCut {
 /// frames around it), and, unlike them, fades to or from black or white and short bright
 /// flashes, which it reports as such instead of as cuts. Lengths are in frames, as PySceneDetect
 /// counts them (every decoded frame is scored).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct SceneDetection {
     /// A frame whose content change from the previous frame (mean absolute difference of hue,
     /// saturation and value, averaged: 0..255, PySceneDetect's `content_val`) is at or above
@@ -555,7 +586,7 @@ impl Default for SceneDetection {
 }
 
 /// What kind of scene transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransitionKind {
     /// A hard cut: one frame to the next, a different picture.
@@ -569,7 +600,7 @@ pub enum TransitionKind {
 }
 
 /// A scene transition found in the decoded frames.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SceneTransition {
     /// What it is.
     pub kind: TransitionKind,
@@ -585,7 +616,7 @@ pub struct SceneTransition {
 }
 
 /// The contact sheet: thumbnails in a grid, row by row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactSheet {
     /// The image.
     pub object: ObjectRef,
@@ -606,7 +637,7 @@ pub struct ContactSheet {
 }
 
 /// Result of [`ProcessFrames`] (the frames' details are in the summary).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessResult {
     /// The summary JSON.
     pub summary: ObjectRef,
@@ -622,7 +653,7 @@ pub struct ProcessResult {
 }
 
 /// Result of [`VideoPipeline`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoOutcome {
     /// Video metadata.
     pub metadata: VideoMetadata,
@@ -640,7 +671,7 @@ pub struct VideoOutcome {
 }
 
 /// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VideoStage {
     /// Not started yet.
@@ -686,7 +717,7 @@ impl fmt::Display for VideoStage {
 }
 
 /// Live progress, from the `progress` query.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoProgress {
     /// Current stage.
     pub stage: VideoStage,
@@ -702,7 +733,7 @@ pub struct VideoProgress {
 }
 
 /// Frames done in a stage, sent by the running activity to its workflow (throttled).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageProgress {
     /// [`VideoStage::Extracting`] or [`VideoStage::Processing`].
     pub stage: VideoStage,
@@ -711,7 +742,7 @@ pub struct StageProgress {
 }
 
 /// Details of a run that ended cancelled (the workflow's cancellation details).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VideoCancelled {
     /// The video.
     pub video: ObjectRef,
@@ -727,6 +758,7 @@ crate::workflow_contract!(
     /// Analyze, extract frames, process frames (video queue).
     VideoPipeline = "VideoPipeline", VideoRequest => VideoOutcome
 );
+crate::resolver_contract!(ResolveVideoRequest = "ResolveVideoRequest", VideoRequest);
 crate::query_contract!(
     /// Stage and frame counts of a run.
     VideoProgressQuery = "progress" on VideoPipeline, () => VideoProgress

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod failure;
 pub mod kit;
+pub mod requests;
 pub mod storage;
 pub mod telemetry;
 pub mod temporal;

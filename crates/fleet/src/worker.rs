@@ -69,7 +69,11 @@ pub fn worker_main(queue: Queue, register: Register) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run_worker(queue, register)) {
+    let result = runtime.block_on(run_worker(queue, register));
+    // The worker has stopped and its grace period is over: work still on the blocking pool (a
+    // decode, a measure) belongs to attempts already handed back, so it must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}: {e:#}", queue.worker_binary());
@@ -166,6 +170,8 @@ fn build_worker(
         tracing::warn!("MAX_CONCURRENT_* are ignored by WORKER_TUNER=resource-based: use TUNER_*_SLOTS_MAX to cap its slots");
     }
     register(&mut options, services).with_context(|| format!("registering the {queue} worker"))?;
+    // The first step of the workflows clients start (crate::requests); cheap to have everywhere.
+    options.register_activities(crate::requests::RequestResolvers);
     Worker::new(runtime, client, options).with_context(|| format!("creating the worker on task queue {task_queue}"))
 }
 

@@ -132,6 +132,23 @@ pub fn scheduled_activities(history: &History) -> Vec<String> {
         .collect()
 }
 
+/// Types of the local activities a history recorded (their markers), in order: a run's
+/// `Resolve<Type>` step shows here with the resolved request as its result.
+pub fn local_activities(history: &History) -> Vec<String> {
+    history
+        .events
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::MarkerRecordedEventAttributes(a)) if a.marker_name == "core_local_activity" => {
+                let data = a.details.get("data")?.payloads.first()?;
+                let data: serde_json::Value = serde_json::from_slice(&data.data).ok()?;
+                data["activity_type"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Renames the first scheduled activity of type `from` (any type when `None`): a history the
 /// code did not produce, for the guard test that proves replay can fail.
 pub fn rename_scheduled_activity(history: &mut History, from: Option<&str>, to: &str) {

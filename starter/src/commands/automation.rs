@@ -61,9 +61,7 @@ pub struct AutomationConfig {
     pub output_bucket: String,
 }
 
-/// Upper bounds that keep one run's history and pending children well inside Temporal's limits.
-const MAX_IMAGES_PER_RUN: u32 = 1000;
-const MAX_CONCURRENT_IMAGES: u32 = 500;
+use contracts::automation::{MAX_CONCURRENT_IMAGES, MAX_IMAGES_PER_RUN, MAX_TILE_GRID};
 
 fn invalid(var: &str, reason: String) -> ConfigError {
     ConfigError::Invalid { var: var.to_owned(), reason }
@@ -96,7 +94,7 @@ pub fn config_from_env(env: &Env) -> Result<AutomationConfig, ConfigError> {
             .trim()
             .split_once(['x', 'X'])
             .and_then(|(c, r)| Some((c.trim().parse::<u32>().ok()?, r.trim().parse::<u32>().ok()?)))
-            .filter(|&(c, r)| (1..=64).contains(&c) && (1..=64).contains(&r));
+            .filter(|&(c, r)| (1..=MAX_TILE_GRID).contains(&c) && (1..=MAX_TILE_GRID).contains(&r));
         let (columns, rows) =
             parsed.ok_or_else(|| invalid("AUTOMATION_TILE_GRID", format!("{grid:?} is not COLUMNSxROWS with 1..=64 each, e.g. 4x4")))?;
         settings.tile_columns = columns;

@@ -119,8 +119,8 @@ impl EnhancementConfig {
                 verify: VerifyPolicy { min_contrast_spread: env.parse("ENHANCEMENT_MIN_CONTRAST_SPREAD", 0)? },
                 activities: EnhancementActivities::default(),
             },
-            batch_concurrency: positive("ENHANCEMENT_BATCH_CONCURRENCY", 4)?,
-            images_per_run: positive("ENHANCEMENT_IMAGES_PER_RUN", 200)?,
+            batch_concurrency: positive("ENHANCEMENT_BATCH_CONCURRENCY", contracts::enhancement::DEFAULT_BATCH_CONCURRENCY)?,
+            images_per_run: positive("ENHANCEMENT_IMAGES_PER_RUN", contracts::enhancement::DEFAULT_IMAGES_PER_RUN)?,
         })
     }
 

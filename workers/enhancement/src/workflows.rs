@@ -9,6 +9,8 @@ use contracts::enhancement::{
     EnhanceImageRequest, EnhanceImageResult, EnhanceObject, EnhanceObjectInput, ImageFailure, ListEnhanceable, ListRequest, MAX_REPORTED_FAILURES,
     VerifyEnhanced, VerifyInput, WithdrawEnhanced,
 };
+use contracts::enhancement::{ResolveEnhanceBatchRequest, ResolveEnhanceImageRequest};
+use contracts::submitted::Submitted;
 use fleet::failure::{self, RootCause, invalid_request};
 use futures::future::{LocalBoxFuture, select_all};
 use temporalio_macros::{workflow, workflow_methods};
@@ -33,7 +35,8 @@ pub struct EnhanceImageWorkflow;
 impl EnhanceImageWorkflow {
     /// Runs the saga.
     #[run(name = EnhanceImage::NAME)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, request: EnhanceImageRequest) -> WorkflowResult<EnhanceImageResult> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: Submitted<EnhanceImageRequest>) -> WorkflowResult<EnhanceImageResult> {
+        let request = fleet::requests::resolve(ctx, ResolveEnhanceImageRequest, request).await?;
         let queue = ctx.task_queue().to_owned();
         let settings = &request.options.activities;
 
@@ -116,7 +119,8 @@ pub const ONE_BATCH_ENGINE: &str = "one-batch-engine";
 impl EnhanceBatchWorkflow {
     /// Runs one run of the batch.
     #[run(name = EnhanceBatch::NAME)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, request: EnhanceBatchRequest) -> WorkflowResult<EnhanceBatchSummary> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: Submitted<EnhanceBatchRequest>) -> WorkflowResult<EnhanceBatchSummary> {
+        let request = fleet::requests::resolve(ctx, ResolveEnhanceBatchRequest, request).await?;
         if request.max_concurrent == 0 || request.images_per_run == 0 {
             return Err(invalid_request(format!("{}: max_concurrent and images_per_run must be at least 1", request.source)));
         }
@@ -144,7 +148,7 @@ impl EnhanceBatchWorkflow {
         if more {
             let list_after = cursor.position().list_after;
             let next = EnhanceBatchRequest { carried: Some(BatchCarried { list_after, totals, failures, runs: run }), ..request };
-            let never = ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+            let never = ctx.continue_as_new(next.into(), ContinueAsNewOptions::default())?;
             match never {}
         }
         ctx.state_mut(|s| s.progress = BatchProgress { totals: totals.clone(), running: 0, run });
@@ -266,7 +270,7 @@ impl EnhanceBatchWorkflow {
 
         if !listing_done {
             let next = EnhanceBatchRequest { carried: Some(BatchCarried { list_after, totals, failures, runs: run }), ..request };
-            ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+            ctx.continue_as_new(next.into(), ContinueAsNewOptions::default())?;
             unreachable!("continue_as_new always ends the run");
         }
         Ok(EnhanceBatchSummary { source: request.source, destination: request.destination, totals, failures, results, runs: run })
@@ -311,7 +315,7 @@ mod tests {
 
     #[test]
     fn implement_their_contracts() {
-        assert!(contracts::implements_workflow(&EnhanceImageWorkflow::run, &EnhanceImage));
-        assert!(contracts::implements_workflow(&EnhanceBatchWorkflow::run, &EnhanceBatch));
+        assert!(contracts::implements_submitted_workflow(&EnhanceImageWorkflow::run, &EnhanceImage));
+        assert!(contracts::implements_submitted_workflow(&EnhanceBatchWorkflow::run, &EnhanceBatch));
     }
 }

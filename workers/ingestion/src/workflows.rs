@@ -1,7 +1,8 @@
 //! Workflows of the ingestion queue.
 
 use contracts::automation::{ImageMetadata, IngestImage, IngestRequest, ValidateImage};
-use contracts::checksum::{ChecksumObject, ChecksumRequest, ChecksumResult, DigestObject};
+use contracts::checksum::{ChecksumObject, ChecksumRequest, ChecksumResult, DigestObject, ResolveChecksumRequest};
+use contracts::submitted::Submitted;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
 
@@ -14,7 +15,8 @@ pub struct ChecksumWorkflow;
 impl ChecksumWorkflow {
     /// Runs the digest activity on this workflow's own queue.
     #[run(name = ChecksumObject::NAME)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, request: ChecksumRequest) -> WorkflowResult<ChecksumResult> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: Submitted<ChecksumRequest>) -> WorkflowResult<ChecksumResult> {
+        let request = fleet::requests::resolve(ctx, ResolveChecksumRequest, request).await?;
         let options = fleet::failure::activity_options(&request.activity, ctx.task_queue().to_owned());
         Ok(ctx.execute_activity(DigestObject, request.object, options).await?)
     }
@@ -43,7 +45,7 @@ mod tests {
 
     #[test]
     fn implements_its_contract() {
-        assert!(contracts::implements_workflow(&ChecksumWorkflow::run, &ChecksumObject));
+        assert!(contracts::implements_submitted_workflow(&ChecksumWorkflow::run, &ChecksumObject));
         assert!(contracts::implements_workflow(&IngestImageWorkflow::run, &IngestImage));
     }
 }

@@ -22,6 +22,11 @@ async fn recorded_histories_replay_with_todays_code() {
     assert_eq!(activities("ingest-image-navad.json"), ["ValidateImage"]);
     assert_eq!(activities("ingest-image-corrupt.json"), ["ValidateImage"], "a bad input is one attempt of one activity");
     assert_eq!(activities("checksum-object.json"), ["DigestObject"]);
+    // Recorded after requests were resolved in the run's first step (`resolved-request`).
+    assert_eq!(activities("checksum-object-resolved.json"), ["DigestObject"]);
+    let local = |name: &str| replay::local_activities(&histories.iter().find(|(n, _)| n == name).expect("fixture").1);
+    assert_eq!(local("checksum-object-resolved.json"), ["ResolveChecksumRequest"]);
+    assert!(local("checksum-object.json").is_empty());
 }
 
 /// The guard of the guard: each workflow type's history with its activity renamed no longer

@@ -13,9 +13,10 @@ use crate::{bookkeeping, child_steps, steps};
 use batch::{Children, Cursor, Position, Progress, Source};
 use contracts::automation::{
     AutomationPipeline, AutomationProgress, AutomationRequest, AutomationSummary, BatchSource, BatchTotals, CarriedState, ImageInput, ImageJob,
-    ImageKind, ImageOutcome, ImagePipeline, ImageStatus, SummaryRequest, WriteBatchSummary,
+    ImageKind, ImageOutcome, ImagePipeline, ImageStatus, ResolveAutomationRequest, SummaryRequest, WriteBatchSummary,
 };
 use contracts::search;
+use contracts::submitted::Submitted;
 use fleet::failure::{RootCause, activity_options, child_root_cause, invalid_request};
 use futures::future::LocalBoxFuture;
 use temporalio_common::WorkflowDefinition;
@@ -52,9 +53,12 @@ pub struct AutomationPipelineWorkflow {
 impl AutomationPipelineWorkflow {
     /// Runs (this run's share of) the batch; see the module docs.
     #[run(name = AutomationPipeline::NAME)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, request: AutomationRequest) -> WorkflowResult<AutomationSummary> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: Submitted<AutomationRequest>) -> WorkflowResult<AutomationSummary> {
         let ctx: &WorkflowContext<Self> = ctx;
-        let result = run_batch(ctx, request).await;
+        let result = match fleet::requests::resolve(ctx, ResolveAutomationRequest, request).await {
+            Ok(request) => run_batch(ctx, request).await,
+            Err(e) => Err(e),
+        };
         if let Err(WorkflowTermination::Failed(_)) = &result {
             ctx.upsert_search_attributes([search::PIPELINE_STATUS.value_set(status::FAILED.to_owned())]);
         }
@@ -128,7 +132,7 @@ async fn run_batch(ctx: &WorkflowContext<AutomationPipelineWorkflow>, request: A
         summary_parts.push(part);
         let Position { next_index, list_after } = cursor.position();
         let next = AutomationRequest { carried: Some(CarriedState { next_index, list_after, totals, summary_parts, runs: run }), ..request };
-        let never = ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+        let never = ctx.continue_as_new(next.into(), ContinueAsNewOptions::default())?;
         match never {}
     }
 
@@ -263,7 +267,7 @@ mod tests {
 
     #[test]
     fn implements_its_contracts() {
-        assert!(contracts::implements_workflow(&AutomationPipelineWorkflow::run, &AutomationPipeline));
+        assert!(contracts::implements_submitted_workflow(&AutomationPipelineWorkflow::run, &AutomationPipeline));
         assert!(contracts::implements_workflow(&ImagePipelineWorkflow::run, &ImagePipeline));
         assert_eq!(AutomationPipelineWorkflow::progress.name(), AutomationProgressQuery.name());
     }

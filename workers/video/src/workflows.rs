@@ -10,6 +10,8 @@
 //! [`VideoCancelled`] as details.
 
 use contracts::settings::ActivitySettings;
+use contracts::submitted::Submitted;
+use contracts::video::ResolveVideoRequest;
 use contracts::video::{
     AnalyzeVideo, AssembleFrames, AssembleRequest, ExtractFrames, ExtractRequest, ExtractResult, ExtractSegment, ProcessFrames, ProcessRequest,
     RemoveVideoOutputs, SegmentRequest, StageProgress, VideoCancelled, VideoMetadata, VideoOutcome, VideoPipeline, VideoProgress, VideoRequest,
@@ -73,7 +75,14 @@ fn percent(p: &VideoProgress) -> f64 {
 impl VideoPipelineWorkflow {
     /// Runs the three stages on the (prefixed) video queue.
     #[run(name = VideoPipeline::NAME)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, request: VideoRequest) -> WorkflowResult<VideoOutcome> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, request: Submitted<VideoRequest>) -> WorkflowResult<VideoOutcome> {
+        let request = match fleet::requests::resolve(ctx, ResolveVideoRequest, request).await {
+            Ok(request) => request,
+            Err(e) => {
+                ctx.state_mut(|s| s.set_stage(VideoStage::Failed));
+                return Err(e);
+            }
+        };
         if let Err(reason) = request.validate() {
             ctx.state_mut(|s| s.set_stage(VideoStage::Failed));
             return Err(fleet::failure::invalid_request(format!("{}: invalid video request: {reason}", request.video)));
@@ -310,7 +319,7 @@ mod tests {
 
     #[test]
     fn implements_its_contract() {
-        assert!(contracts::implements_workflow(&VideoPipelineWorkflow::run, &VideoPipeline));
+        assert!(contracts::implements_submitted_workflow(&VideoPipelineWorkflow::run, &VideoPipeline));
     }
 
     #[test]

@@ -29,6 +29,7 @@ async fn recorded_histories_replay_with_todays_code() {
             "video-failed.json",
             "video-frame-cap-refused.json",
             "video-resumed.json",
+            "video-segmented-resolved.json",
             "video-segmented.json"
         ]
     );
@@ -38,11 +39,17 @@ async fn recorded_histories_replay_with_todays_code() {
     assert_eq!(activities("video-cancelled.json"), ["AnalyzeVideo", "ExtractFrames", "RemoveVideoOutputs"]);
     // Recorded after the frame-cap check (`no-silent-frame-cap`): refused after the analysis.
     assert_eq!(activities("video-frame-cap-refused.json"), ["AnalyzeVideo"]);
-    // Recorded after segmenting (`segmented-extraction`): three segments, then the assembly.
-    assert_eq!(
-        activities("video-segmented.json"),
-        ["AnalyzeVideo", "ExtractSegment", "ExtractSegment", "ExtractSegment", "AssembleFrames", "ProcessFrames"]
-    );
+    // Recorded after segmenting (`segmented-extraction`): three segments, then the assembly;
+    // and again after requests were resolved in the run's first step (`resolved-request`).
+    for fixture in ["video-segmented.json", "video-segmented-resolved.json"] {
+        assert_eq!(
+            activities(fixture),
+            ["AnalyzeVideo", "ExtractSegment", "ExtractSegment", "ExtractSegment", "AssembleFrames", "ProcessFrames"],
+            "{fixture}"
+        );
+    }
+    let local = |name: &str| replay::local_activities(&histories.iter().find(|(n, _)| n == name).expect("fixture").1);
+    assert_eq!(local("video-segmented-resolved.json"), ["ResolveVideoRequest"]);
 }
 
 /// The guard of the guard: the cancelled run with its cleanup renamed no longer matches the
