@@ -120,10 +120,7 @@ async fn killing_a_processor_mid_batch_loses_no_tile_and_changes_no_report() -> 
     let images = upload_images(&fleet.stack, &area).await?;
 
     // The reference: the same images through the same fleet, no fault.
-    let clean_id = unique_id("clean");
-    start_batch(&fleet.stack, &clean_id, &images).await?;
-    let clean = result_of::<AutomationPipeline>(&fleet.stack, &batch_workflow_id(&clean_id)).await?;
-    assert_complete(&fleet.stack, &clean_id, &area, &images, &clean).await?;
+    let (clean_id, clean) = clean_batch(&fleet.stack, &area, &images).await?;
 
     // The faulted run: kill processor-1 while it holds a started tile activity.
     let faulted_id = unique_id("faulted");
@@ -174,21 +171,7 @@ async fn killing_a_processor_mid_batch_loses_no_tile_and_changes_no_report() -> 
     assert_eq!(retried_elsewhere, 0, "only the killed processor's work is redone: {activities:#?}");
 
     // Same images, same reports: nothing measured twice is counted twice, nothing is missing.
-    for (clean_image, faulted_image) in clean.images.iter().zip(&faulted.images) {
-        assert_eq!(clean_image.object, faulted_image.object);
-        assert_eq!((clean_image.status, clean_image.score), (faulted_image.status, faulted_image.score), "{}", clean_image.object);
-        assert_eq!(clean_image.accuracy_failures, faulted_image.accuracy_failures);
-        if clean_image.kind == Some(ImageKind::Navad) {
-            let clean_report = fleet.stack.storage.get(&clean_image.outputs[1]).await?;
-            let faulted_report = fleet.stack.storage.get(&faulted_image.outputs[1]).await?;
-            assert_eq!(
-                comparable_report(&clean_report, &clean_id)?,
-                comparable_report(&faulted_report, &faulted_id)?,
-                "report of {} differs from the clean run's",
-                clean_image.object
-            );
-        }
-    }
+    assert_same_reports(&fleet.stack, (&clean_id, &clean), (&faulted_id, &faulted)).await?;
     println!("RESILIENCE processor-kill: batch of {} images, {} tile activities redone, outputs lost 0", images.len(), redone.len());
     fleet.stop().await;
     Ok(())

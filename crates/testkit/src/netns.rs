@@ -3,8 +3,9 @@
 //! namespace with one veth to that switch and its own address. The test process joins the
 //! network through a veth of its own, so it talks to exactly the hosts it made and to nothing
 //! else. Faults are cuts, not delays (the kernels here lack `tc netem`): a host's switch port
-//! set down (the cable pulled), or a blackhole route on one host towards one address (that host
-//! cut off from that peer only).
+//! set down (the cable pulled), or one host cut off from one peer only, either silently (its
+//! packets there lost: its calls stall, [`Network::block`]) or loudly (an unreachable route
+//! and its connections there reset: its calls fail at once, [`Network::refuse`]).
 //!
 //! Names (namespaces, the test's veth) and the subnet are unique per network, and everything is
 //! removed when the [`Network`] is dropped, also on a panic. Needs root and iproute2's `ip`; where
@@ -126,15 +127,53 @@ impl Network {
         ip(&["-n", &self.switch, "link", "set", &host.port, "up"])
     }
 
-    /// Cuts `host` off from `peer` only: packets from `host` to `peer` are dropped (a blackhole
-    /// route), so its connections there stall and time out while all else still flows.
+    /// Cuts `host` off from `peer` only, silently: `host` sends its packets for `peer` to a
+    /// hardware address nobody has (a permanent neighbour entry), so the switch loses them and
+    /// its connections there stall, new and established alike, until their own timeouts, while
+    /// all else still flows. (A `blackhole` route would not do: it fails a new connect at once
+    /// with EINVAL and stalls only established connections.)
     pub fn block(&self, host: &Host, peer: Ipv4Addr) -> anyhow::Result<()> {
-        ip(&["-n", &host.namespace, "route", "add", "blackhole", &format!("{peer}/32")])
+        ip(&["-n", &host.namespace, "neigh", "replace", &peer.to_string(), "lladdr", "02:00:00:00:00:00", "dev", "eth0", "nud", "permanent"])
     }
 
-    /// Undoes [`Network::block`].
+    /// Undoes [`Network::block`]: `host` learns `peer`'s address again, and stalled connections
+    /// resume at their next retransmission.
     pub fn unblock(&self, host: &Host, peer: Ipv4Addr) -> anyhow::Result<()> {
-        ip(&["-n", &host.namespace, "route", "del", "blackhole", &format!("{peer}/32")])
+        ip(&["-n", &host.namespace, "neigh", "del", &peer.to_string(), "dev", "eth0"])
+    }
+
+    /// Cuts `host` off from `peer` only, so that its calls there fail at once instead of
+    /// stalling: an `unreachable` route (a new connection fails with "No route to host"), and
+    /// the host's established connections to `peer` aborted (`ss -K`, what a firewall's TCP reset
+    /// does; no iptables here), because a request on a pooled connection would otherwise sit in
+    /// TCP retransmission until its client's own timeout. Everything else still flows.
+    pub fn refuse(&self, host: &Host, peer: Ipv4Addr) -> anyhow::Result<()> {
+        ip(&["-n", &host.namespace, "route", "add", "unreachable", &format!("{peer}/32")])?;
+        // With the route gone no new connection can come up, so none is left after the abort.
+        let ss = |args: &[&str]| -> anyhow::Result<String> {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &host.namespace, "ss"])
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .context("running `ss` (iproute2)")?;
+            anyhow::ensure!(out.status.success(), "`ss {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let peer = peer.to_string();
+        ss(&["-K", "-t", "dst", &peer])?;
+        let left = ss(&["-H", "-t", "-n", "state", "established", "dst", &peer])?;
+        anyhow::ensure!(
+            left.trim().is_empty(),
+            "`ss -K` left connections of host {} to {peer} open (a kernel without CONFIG_INET_DIAG_DESTROY?):\n{left}",
+            host.name
+        );
+        Ok(())
+    }
+
+    /// Undoes [`Network::refuse`] (the aborted connections stay closed; new ones come up).
+    pub fn unrefuse(&self, host: &Host, peer: Ipv4Addr) -> anyhow::Result<()> {
+        ip(&["-n", &host.namespace, "route", "del", "unreachable", &format!("{peer}/32")])
     }
 
     /// Starts `program args` inside `host` (`ip netns exec`, which execs it: the child's pid is

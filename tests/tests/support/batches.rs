@@ -232,6 +232,43 @@ pub async fn assert_complete(
     Ok(())
 }
 
+// (`faults.rs` still compares inline; until it calls these, its build would call them dead.)
+/// Runs a batch of `images` with no fault and checks it is complete: the reference a faulted
+/// run's reports are compared with ([`assert_same_reports`]). Returns its id and summary.
+pub async fn clean_batch(stack: &impl BatchStack, area: &str, images: &[ImageInput]) -> anyhow::Result<(String, AutomationSummary)> {
+    let clean_id = testkit::unique_id("clean");
+    start_batch(stack, &clean_id, images).await?;
+    let clean = result_of::<AutomationPipeline>(stack, &batch_workflow_id(&clean_id)).await?;
+    assert_complete(stack, &clean_id, area, images, &clean).await?;
+    Ok((clean_id, clean))
+}
+
+/// Checks that a faulted batch ended as the clean one did: per image the same status, score and
+/// accuracy failures, and per navad image the same report (less what legitimately differs,
+/// see [`comparable_report`]).
+pub async fn assert_same_reports(
+    stack: &impl BatchStack,
+    (clean_id, clean): (&str, &AutomationSummary),
+    (faulted_id, faulted): (&str, &AutomationSummary),
+) -> anyhow::Result<()> {
+    assert_eq!(clean.images.len(), faulted.images.len());
+    for (clean_image, faulted_image) in clean.images.iter().zip(&faulted.images) {
+        assert_eq!((clean_image.status, clean_image.score), (faulted_image.status, faulted_image.score), "{}", clean_image.object);
+        assert_eq!(clean_image.accuracy_failures, faulted_image.accuracy_failures, "{}", clean_image.object);
+        if clean_image.kind == Some(ImageKind::Navad) {
+            let clean_report = stack.storage().get(&clean_image.outputs[1]).await?;
+            let faulted_report = stack.storage().get(&faulted_image.outputs[1]).await?;
+            assert_eq!(
+                comparable_report(&clean_report, clean_id)?,
+                comparable_report(&faulted_report, faulted_id)?,
+                "report of {} differs from the clean run's",
+                clean_image.object
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Every workflow id of a batch: the parent and, per image, its pipeline and the step children.
 pub fn batch_workflow_ids(batch_id: &str, images: &[ImageInput]) -> Vec<String> {
     let mut ids = vec![batch_workflow_id(batch_id)];
