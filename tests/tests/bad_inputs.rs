@@ -337,6 +337,8 @@ async fn enhancement_refuses_bad_images_parameters_and_keys() -> anyhow::Result<
         })
     };
     let oversized = "enhance ".repeat(MAX_PROMPT_CHARS / 8 + 1);
+    // Parameters no image can make right are refused with the request, naming the field.
+    const REFUSED_AS_REQUEST: &str = "EnhanceImage input: field options.enhancer";
     let single_cases: Vec<(&str, EnhanceImageRequest, &str, &str, String)> = vec![
         // (queue, request, error type, reason, subject named)
         (
@@ -344,9 +346,15 @@ async fn enhancement_refuses_bad_images_parameters_and_keys() -> anyhow::Result<
             single(&good, "long-prompt.png", openai(oversized.clone(), "256x256"))?,
             "InvalidInput",
             "more than the 32000 the API accepts",
-            good.to_string(),
+            REFUSED_AS_REQUEST.to_owned(),
         ),
-        ("enhancement", single(&good, "bad-size.png", openai("enhance".into(), "huge"))?, "InvalidInput", "expected WIDTHxHEIGHT", good.to_string()),
+        (
+            "enhancement",
+            single(&good, "bad-size.png", openai("enhance".into(), "huge"))?,
+            "InvalidInput",
+            "expected WIDTHxHEIGHT",
+            REFUSED_AS_REQUEST.to_owned(),
+        ),
         (
             REFUSED_KEY_QUEUE,
             single(&good, "refused-key.png", openai("enhance".into(), "256x256"))?,
@@ -381,7 +389,13 @@ async fn enhancement_refuses_bad_images_parameters_and_keys() -> anyhow::Result<
         let text = format!("{err:?}");
         assert!(text.contains(subject) && text.contains(reason), "{workflow_id}: {text}");
         assert!(!text.contains(REFUSED_KEY) && !text.contains(ACCEPTED_KEY), "a key reached an error: {text}");
-        assert_failed_once(&stack.client, &workflow_id, "EnhanceObject", error_type, subject, reason).await?;
+        if subject == REFUSED_AS_REQUEST {
+            // Checked with the request, in the run's first step: no activity ran.
+            assert!(text.contains(error_type) && text.contains("non_retryable: true"), "{workflow_id}: {text}");
+            assert!(history::activities(&history::events(&stack.client, &workflow_id, None).await?).is_empty(), "{workflow_id}");
+        } else {
+            assert_failed_once(&stack.client, &workflow_id, "EnhanceObject", error_type, subject, reason).await?;
+        }
         assert_eq!(stack.storage.size(&request.destination).await?, None, "nothing uploaded for {workflow_id}");
     }
     // The oversized prompt and the bad size never reached the API; the refused key reached it
