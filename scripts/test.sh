@@ -10,6 +10,8 @@ source scripts/setup.sh
 python3 -m pip install -q -r workers/geolocalization/tests/requirements.txt
 # The Kubernetes manifest validator (jsonschema against the schemas vendored in deploy/k8s/schemas), pinned.
 python3 -m pip install -q -r deploy/k8s/schemas/requirements.txt
+# The Python client examples (temporalio, jsonschema) that tests/tests/clients.rs runs, pinned.
+python3 -m pip install -q -r examples/python/requirements.txt
 cargo build --workspace --bins --tests
 # Each end-to-end test starts its own dev server, S3 endpoint and workers: at most two at once
 # on a 2-core machine (with four at once, a test's dev server was seen to go away mid-test).

@@ -70,7 +70,7 @@ fn condition<'a>(deps: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// The variable a `${VAR}`, `${VAR:-default}` or `${VAR:?message}` names.
 fn interpolated(text: &str) -> Vec<String> {
-    text.split("${").skip(1).filter_map(|rest| rest.split(|c| c == '}' || c == ':' || c == '-' || c == '?').next()).map(str::to_owned).collect()
+    text.split("${").skip(1).filter_map(|rest| rest.split(['}', ':', '-', '?']).next()).map(str::to_owned).collect()
 }
 
 /// `.env.example`'s value of an uncommented `VAR=value` line.

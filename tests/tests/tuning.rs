@@ -32,7 +32,7 @@ async fn a_resource_based_worker_with_autoscaling_pollers_completes_work() -> an
 
     let mut handles = Vec::new();
     for i in 0..4u8 {
-        let object = ObjectRef::new(buckets::INPUTS, &format!("tuning/sample-{i}.bin"))?;
+        let object = ObjectRef::new(buckets::INPUTS, format!("tuning/sample-{i}.bin"))?;
         stack.storage.put(&object, vec![i; 10_000 + usize::from(i)], "application/octet-stream").await?;
         let options = WorkflowStartOptions::new(stack.queue(Queue::Ingestion), unique_id(&format!("tuned-checksum-{i}"))).build();
         handles.push(stack.client.start_workflow(ChecksumObject, ChecksumRequest { object, activity: ActivitySettings::default() }, options).await?);

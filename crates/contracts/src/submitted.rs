@@ -97,7 +97,7 @@ impl<T: Resolve> Submitted<T> {
         if !self.raw.is_object() {
             return Err(InputError::new("", format!("expected a JSON object, got {}", json_kind(&self.raw))));
         }
-        let request: T = serde_path_to_error::deserialize(self.raw.clone()).map_err(parse_error)?;
+        let request: T = serde_path_to_error::deserialize(self.raw.clone()).map_err(|e| self.misspelled(&e).unwrap_or_else(|| parse_error(e)))?;
         // Every field of the contract types serializes (absent options as null), so a key of
         // the input that the parsed request does not write back is one no type has.
         let parsed = serde_json::to_value(&request).map_err(|e| InputError::new("", e))?;
@@ -106,6 +106,25 @@ impl<T: Resolve> Submitted<T> {
         }
         request.check()?;
         Ok(request)
+    }
+
+    /// For a missing field, a key beside it that looks like a misspelling of it (`batchid` for
+    /// `batch_id`): the key is what the person typed, so it is what the error names.
+    fn misspelled(&self, error: &serde_path_to_error::Error<serde_json::Error>) -> Option<InputError> {
+        let problem = error.inner().to_string();
+        let missing = problem.strip_prefix("missing field `")?.strip_suffix('`')?;
+        let mut object = &self.raw;
+        for segment in error.path().iter() {
+            object = match segment {
+                serde_path_to_error::Segment::Seq { index } => object.get(*index)?,
+                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => object.get(key)?,
+                serde_path_to_error::Segment::Unknown => return None,
+            };
+        }
+        let typed = object.as_object()?.keys().find(|key| looks_like(key, missing))?;
+        let path = error.path().to_string();
+        let field = if path == "." { typed.clone() } else { format!("{path}.{typed}") };
+        Some(InputError::new(field, format!("unknown field: did you mean `{missing}`?")))
     }
 
     /// The request of a run started before requests were resolved: the complete typed request,
@@ -141,6 +160,28 @@ fn first_unknown(sent: &serde_json::Value, parsed: &serde_json::Value, path: Str
         (Array(sent), Array(parsed)) => sent.iter().zip(parsed).enumerate().find_map(|(i, (s, p))| first_unknown(s, p, format!("{path}[{i}]"))),
         _ => None,
     }
+}
+
+/// Whether `typed` is probably `field` mistyped: the same but for case and separators, or at
+/// most two letters off.
+fn looks_like(typed: &str, field: &str) -> bool {
+    let plain = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<Vec<char>>();
+    let (a, b) = (plain(typed), plain(field));
+    if a == b {
+        return true;
+    }
+    // Levenshtein distance, one row at a time.
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()] <= 2 && typed != field
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -194,7 +235,8 @@ mod tests {
         assert_eq!(ok.resolve().unwrap().activity, crate::settings::ActivitySettings::default());
         let cases = [
             (json!({}), "object", "missing"),
-            (json!({"objekt": {}}), "object", "missing"),
+            (json!({"objekt": {}}), "objekt", "did you mean `object`"),
+            (json!({"o": {}}), "object", "missing"),
             (json!({"object": {"bucket": "fleet-inputs", "key": "a.jpg"}, "activty": {}}), "activty", "unknown field"),
             (json!({"object": {"bucket": "fleet-inputs", "key": "../a.jpg"}}), "object", "invalid object key"),
             (json!({"object": {"bucket": "fleet-inputs", "key": 3}}), "object.key", "invalid type"),
@@ -222,6 +264,8 @@ mod tests {
             (typo, "source.objects[0].kindd", "unknown field"),
             (partial, "settings.thresholds.min_overall_score", "within"),
             (json!({"batch_id": "b/1", "source": {"objects": []}}), "batch_id", "invalid batch id"),
+            (json!({"batchid": "b1", "source": {"objects": []}}), "batchid", "did you mean `batch_id`"),
+            (json!({"batch_id": "b1", "source": {"objects": [{"objct": {}}]}}), "source.objects[0].objct", "did you mean `object`"),
         ];
         for (input, field, problem) in cases {
             let error = Submitted::<AutomationRequest>::from_json(input.clone()).resolve().unwrap_err();
