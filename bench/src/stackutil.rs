@@ -6,9 +6,7 @@ use devstack::{TemporalServer, find_temporal_executable};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use temporalio_client::Client;
-use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
-use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
-use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+use temporalio_common::protos::temporal::api::enums::v1::TaskQueueType;
 
 /// Starts a headless dev server on a free port, its database and log under `dir`.
 pub async fn start_server(dir: &Path, name: &str) -> anyhow::Result<TemporalServer> {
@@ -23,19 +21,10 @@ pub fn nonce() -> String {
 
 /// Pollers currently seen on `task_queue` for one task type.
 async fn pollers(client: &Client, namespace: &str, task_queue: &str, kind: TaskQueueType) -> anyhow::Result<usize> {
-    let request = DescribeTaskQueueRequest {
-        namespace: namespace.to_owned(),
-        task_queue: Some(TaskQueue { name: task_queue.to_owned(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
-        task_queue_type: kind as i32,
-        ..Default::default()
-    };
-    let response = client
-        .connection()
-        .workflow_service()
-        .describe_task_queue(temporalio_client::tonic::Request::new(request))
+    let response = fleet::temporal::describe_task_queue(client, namespace, task_queue, kind, false)
         .await
         .with_context(|| format!("describing task queue {task_queue}"))?;
-    Ok(response.into_inner().pollers.len())
+    Ok(response.pollers.len())
 }
 
 /// True when `task_queue` has pollers of either kind (a worker that serves only workflows or

@@ -381,8 +381,9 @@ async fn replay_fixture_runs() -> anyhow::Result<()> {
     let batch = batch_workflow_id(&batch_id);
     let image = |child: &str| format!("{batch_id}/{child}");
     let runs = [
-        ("orchestrator", "automation-pipeline-run-1.json", batch.clone(), handle.run_id()),
-        ("orchestrator", "automation-pipeline-run-2.json", batch.clone(), None),
+        // Requests resolved in the runs' first step (`automation-pipeline-run-*.json`: from before).
+        ("orchestrator", "automation-pipeline-resolved-run-1.json", batch.clone(), handle.run_id()),
+        ("orchestrator", "automation-pipeline-resolved-run-2.json", batch.clone(), None),
         ("orchestrator", "image-pipeline-tasks-navad.json", image("0-navad-sharp.jpg"), None),
         ("orchestrator", "image-pipeline-tasks-satellite-detected.json", image("1-satellite-wgs84.tif"), None),
         ("orchestrator", "image-pipeline-tasks-error.json", image("2-corrupt.jpg"), None),

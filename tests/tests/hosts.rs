@@ -40,11 +40,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 use temporalio_client::{Client, WorkflowStartOptions};
-use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+use temporalio_common::protos::temporal::api::enums::v1::TaskQueueType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflow::v1::PendingActivityInfo;
-use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
 use testkit::history::{self, ActivityEnd, ActivityRecord};
 use testkit::netns::{Host, HostProcess, Network};
 use testkit::unique_id;
@@ -58,7 +56,7 @@ const TEMPORAL_PORT: u16 = 7233;
 const S3_PORT: u16 = 9000;
 /// `WORKER_SHUTDOWN_GRACE_SECS` of every worker: how long in-flight activities may finish after
 /// a SIGTERM.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(testkit::SHUTDOWN_GRACE_SECS);
 
 // ---------------------------------------------------------------------------------------------
 // The hosts: a network, the server host, the S3 host, two worker hosts, and their processes.
@@ -126,20 +124,7 @@ impl Hosts {
         let forward = testkit::netns::forward(SocketAddr::from((s3_addr, S3_PORT)), SocketAddr::from((Ipv4Addr::LOCALHOST, s3.port()))).await?;
         let server = start_server(&net, &server_host, dir.path()).await?;
 
-        let vars: HashMap<String, String> = [
-            ("TEMPORAL_ADDRESS", server_address(&server_host)),
-            ("TEMPORAL_NAMESPACE", "default".to_owned()),
-            ("TEMPORAL_CONFIG_FILE", dir.path().join("no-temporal.toml").display().to_string()),
-            ("S3_ENDPOINT", format!("http://{s3_addr}:{S3_PORT}")),
-            ("AWS_ACCESS_KEY_ID", testkit::ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", testkit::SECRET_KEY.to_owned()),
-            ("LOG_LEVEL", "warn".to_owned()),
-            ("TEMPORAL_CONNECT_TIMEOUT_SECS", "20".to_owned()),
-            ("WORKER_SHUTDOWN_GRACE_SECS", SHUTDOWN_GRACE.as_secs().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let vars = testkit::fleet_env(server_address(&server_host), "default", format!("http://{s3_addr}:{S3_PORT}"), dir.path());
         let config = FleetConfig::from_env(&Env::from_map(vars.clone())).context("test configuration")?;
         let storage = Storage::new(&config.s3);
         let client = fleet::temporal::connect(&config).await?;
@@ -453,14 +438,8 @@ async fn redone_tiles(hosts: &Hosts, batch_id: &str, images: &[ImageInput]) -> a
 async fn pollers_since(hosts: &Hosts, queue: Queue, since: SystemTime) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     for kind in [TaskQueueType::Workflow, TaskQueueType::Activity] {
-        let request = DescribeTaskQueueRequest {
-            namespace: hosts.config.temporal.namespace.clone(),
-            task_queue: Some(TaskQueue { name: hosts.queue(queue), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
-            task_queue_type: kind as i32,
-            ..Default::default()
-        };
         let response =
-            hosts.client.connection().workflow_service().describe_task_queue(temporalio_client::tonic::Request::new(request)).await?.into_inner();
+            fleet::temporal::describe_task_queue(&hosts.client, &hosts.config.temporal.namespace, &hosts.queue(queue), kind, false).await?;
         for poller in response.pollers {
             let seen = poller.last_access_time.map(|t| SystemTime::UNIX_EPOCH + Duration::new(t.seconds.max(0) as u64, t.nanos.max(0) as u32));
             if seen.is_some_and(|seen| seen >= since) {

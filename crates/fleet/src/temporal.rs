@@ -2,7 +2,10 @@
 
 use crate::config::FleetConfig;
 use std::time::{Duration, Instant};
-use temporalio_client::{Client, Connection};
+use temporalio_client::{Client, Connection, tonic};
+use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{DescribeTaskQueueRequest, DescribeTaskQueueResponse};
 
 /// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
@@ -53,4 +56,24 @@ pub async fn connect(config: &FleetConfig) -> Result<Client, ConnectError> {
             }
         }
     }
+}
+
+/// What the server knows of one task queue for one task type (`Workflow` or `Activity`): its
+/// pollers (identity, last access, build id) and, with `report_stats`, its backlog and rates.
+/// The one call behind `starter status`, the bench's readiness checks and the host tests.
+pub async fn describe_task_queue(
+    client: &Client,
+    namespace: &str,
+    task_queue: &str,
+    kind: TaskQueueType,
+    report_stats: bool,
+) -> Result<DescribeTaskQueueResponse, tonic::Status> {
+    let request = DescribeTaskQueueRequest {
+        namespace: namespace.to_owned(),
+        task_queue: Some(TaskQueue { name: task_queue.to_owned(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
+        task_queue_type: kind as i32,
+        report_stats,
+        ..Default::default()
+    };
+    Ok(client.connection().workflow_service().describe_task_queue(tonic::Request::new(request)).await?.into_inner())
 }

@@ -47,6 +47,30 @@ pub struct TestStack {
     pub vars: HashMap<String, String>,
 }
 
+/// `WORKER_SHUTDOWN_GRACE_SECS` of the tests' workers: how long in-flight activities may finish
+/// after a SIGTERM.
+pub const SHUTDOWN_GRACE_SECS: u64 = 5;
+
+/// The environment the tests give the fleet's processes: the server at `temporal_address`, the
+/// S3 endpoint with the test credentials, no `temporal.toml` (a file under `dir` that does not
+/// exist), quiet logs, a short connect timeout and shutdown grace.
+pub fn fleet_env(temporal_address: String, namespace: &str, s3_endpoint: String, dir: &std::path::Path) -> HashMap<String, String> {
+    [
+        ("TEMPORAL_ADDRESS", temporal_address),
+        ("TEMPORAL_NAMESPACE", namespace.to_owned()),
+        ("TEMPORAL_CONFIG_FILE", dir.join("no-temporal.toml").display().to_string()),
+        ("S3_ENDPOINT", s3_endpoint),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+        ("LOG_LEVEL", "warn".to_owned()),
+        ("TEMPORAL_CONNECT_TIMEOUT_SECS", "20".to_owned()),
+        ("WORKER_SHUTDOWN_GRACE_SECS", SHUTDOWN_GRACE_SECS.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 impl TestStack {
     /// Starts a stack in the `default` namespace. A missing `temporal` executable fails here
     /// with the install instructions.
@@ -64,20 +88,7 @@ impl TestStack {
         let (access_key, secret_key) = (setting("AWS_ACCESS_KEY_ID", ACCESS_KEY), setting("AWS_SECRET_ACCESS_KEY", SECRET_KEY));
         let s3 = S3Endpoint::start(&dir.path().join("s3"), 0, access_key, secret_key, &devstack::BUCKETS).await?;
         let server = TemporalServer::start_on_free_port(&executable, dir.path(), "temporal", namespace).await?;
-        let mut vars: HashMap<String, String> = [
-            ("TEMPORAL_ADDRESS", server.address()),
-            ("TEMPORAL_NAMESPACE", namespace.to_owned()),
-            ("TEMPORAL_CONFIG_FILE", dir.path().join("no-temporal.toml").display().to_string()),
-            ("S3_ENDPOINT", s3.endpoint()),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
-            ("LOG_LEVEL", "warn".to_owned()),
-            ("TEMPORAL_CONNECT_TIMEOUT_SECS", "20".to_owned()),
-            ("WORKER_SHUTDOWN_GRACE_SECS", "5".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let mut vars = fleet_env(server.address(), namespace, s3.endpoint(), dir.path());
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = FleetConfig::from_env(&Env::from_map(vars.clone())).context("test configuration")?;
         let storage = Storage::new(&config.s3);

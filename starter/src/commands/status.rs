@@ -17,9 +17,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use temporalio_client::{Client, WorkflowCountOptions};
 use temporalio_common::protos::temporal::api::deployment::v1::WorkerDeploymentVersion;
-use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType, WorkerVersioningMode};
-use temporalio_common::protos::temporal::api::taskqueue::v1::{PollerInfo, TaskQueue};
-use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueType, WorkerVersioningMode};
+use temporalio_common::protos::temporal::api::taskqueue::v1::PollerInfo;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -211,20 +210,9 @@ async fn describe(
     kind: TaskQueueType,
     now: SystemTime,
 ) -> anyhow::Result<(TaskTypeStatus, Option<temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueueVersioningInfo>)> {
-    let request = DescribeTaskQueueRequest {
-        namespace: config.temporal.namespace.clone(),
-        task_queue: Some(TaskQueue { name: task_queue.to_owned(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
-        task_queue_type: kind as i32,
-        report_stats: true,
-        ..Default::default()
-    };
-    let response = client
-        .connection()
-        .workflow_service()
-        .describe_task_queue(temporalio_client::tonic::Request::new(request))
+    let response = fleet::temporal::describe_task_queue(client, &config.temporal.namespace, task_queue, kind, true)
         .await
-        .with_context(|| format!("describing task queue {task_queue}"))?
-        .into_inner();
+        .with_context(|| format!("describing task queue {task_queue}"))?;
     let stats = response.stats.unwrap_or_default();
     let backlog_age_secs = stats.approximate_backlog_age.map_or(0.0, |d| d.seconds as f64 + f64::from(d.nanos) / 1e9);
     let pollers = response.pollers.iter().map(|p| poller(p, now)).collect();

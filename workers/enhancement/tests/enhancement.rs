@@ -396,9 +396,11 @@ async fn replay_fixture_runs() -> anyhow::Result<()> {
     let (image_0, image_2) = (format!("{batch_id}/0"), format!("{batch_id}/2"));
     let runs = [
         ("enhance-image-withdrawn.json", withdrawn.info().workflow_id.as_str(), withdrawn.run_id()),
-        ("enhance-batch-run-1.json", batch_id, first.run_id()),
-        ("enhance-batch-run-2.json", batch_id, None),
-        ("enhance-image-enhanced.json", image_0.as_str(), None),
+        // Requests resolved in the runs' first step (`enhance-batch-run-*.json`,
+        // `enhance-image-enhanced.json`: from before).
+        ("enhance-batch-resolved-run-1.json", batch_id, first.run_id()),
+        ("enhance-batch-resolved-run-2.json", batch_id, None),
+        ("enhance-image-resolved-enhanced.json", image_0.as_str(), None),
         ("enhance-image-failed.json", image_2.as_str(), None),
     ];
     for (file, workflow_id, run_id) in runs {

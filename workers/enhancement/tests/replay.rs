@@ -20,6 +20,12 @@ async fn recorded_histories_replay_with_todays_code() {
     assert_eq!(replay::workflow_types(&histories), ["EnhanceBatch", "EnhanceImage"]);
     let withdrawn = &histories.iter().find(|(n, _)| n == "enhance-image-withdrawn.json").expect("the saga fixture").1;
     assert_eq!(scheduled_activities(withdrawn), ["EnhanceObject", "VerifyEnhanced", "WithdrawEnhanced"], "the fixture holds the compensation");
+    // Runs whose request was resolved in their first step (`resolved-request`).
+    let local = |name: &str| replay::local_activities(&histories.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name}")).1);
+    assert_eq!(local("enhance-batch-resolved-run-1.json"), ["ResolveEnhanceBatchRequest"]);
+    assert_eq!(local("enhance-batch-resolved-run-2.json"), ["ResolveEnhanceBatchRequest"]);
+    assert_eq!(local("enhance-image-resolved-enhanced.json"), ["ResolveEnhanceImageRequest"]);
+    assert!(local("enhance-batch-run-1.json").is_empty());
 }
 
 /// The guard of the guard: the saga history with its compensation renamed no longer matches

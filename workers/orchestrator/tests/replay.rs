@@ -36,6 +36,12 @@ async fn recorded_histories_replay_with_todays_code() {
         ["ValidateImage", "SplitTiles", "MeasureTiles", "WriteAccuracyReport"]
     );
     assert_eq!(scheduled_activities(fixture("image-pipeline-tasks-satellite-detected.json")), ["DetectImageKind", "ComputeFootprint"]);
+    // Both runs of a batch whose request was resolved in each run's first step
+    // (`resolved-request`): the second run resolves the request the first continued with.
+    for run in ["automation-pipeline-resolved-run-1.json", "automation-pipeline-resolved-run-2.json"] {
+        assert_eq!(replay::local_activities(fixture(run)), ["ResolveAutomationRequest"], "{run}");
+    }
+    assert!(replay::local_activities(fixture("automation-pipeline-run-1.json")).is_empty());
 }
 
 /// The same guard on the listing path: a prefix run whose page listing is renamed is refused.
