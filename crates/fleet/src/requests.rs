@@ -7,6 +7,7 @@ use crate::failure::{activity_root_cause, invalid_input, invalid_request};
 use contracts::automation::{AutomationRequest, ResolveAutomationRequest};
 use contracts::checksum::{ChecksumRequest, ResolveChecksumRequest};
 use contracts::enhancement::{EnhanceBatchRequest, EnhanceImageRequest, ResolveEnhanceBatchRequest, ResolveEnhanceImageRequest};
+use contracts::errors;
 use contracts::submitted::{Resolve, Submitted};
 use contracts::video::{ResolveVideoRequest, VideoRequest};
 use std::sync::Arc;
@@ -37,7 +38,15 @@ where
         .retry_policy(RetryPolicy::builder().maximum_attempts(3).build())
         .summary("the submitted request, defaults filled in and checked".to_owned())
         .build();
-    ctx.execute_local_activity(resolver, submitted, options).await.map_err(|e| invalid_request(activity_root_cause(&e).message))
+    match ctx.execute_local_activity(resolver, submitted, options).await {
+        Ok(request) => Ok(request),
+        // A bad input fails the run as the request's fault, named; anything else (a worker lost
+        // three times over) is the activity's failure, not the input's.
+        Err(e) => match activity_root_cause(&e) {
+            cause if cause.error_type.as_deref() == Some(errors::INVALID_INPUT) => Err(invalid_request(cause.message)),
+            _ => Err(e.into()),
+        },
+    }
 }
 
 /// The resolved request, or a non-retryable `InvalidInput` failure naming the workflow's input
